@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`. Both install first.
+PYTHON ?= python3
+VENV := .venv
+NDTMS := $(VENV)/bin/ndtms
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench down clean
+
+install: $(STAMP)
+	@$(NDTMS) fetch
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(NDTMS) demo
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+bench: install
+	$(VENV)/bin/python -m benchmarks.run
+
+down:
+	$(NDTMS) down
+
+clean: down
+	rm -rf state

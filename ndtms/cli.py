@@ -1,0 +1,320 @@
+"""The `ndtms` command: run the platform locally, publish, watch topics, check health."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
+
+from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.topics import CATALOGUE, RAW, TopicSpec, resolve
+from ndtms.contract.transcoding import (
+    AvroTranscoder,
+    UndecodableRecord,
+    registry_client,
+    transcoder_for,
+)
+from ndtms.localrun.artifacts import fetch_kafka, fetch_registry
+from ndtms.localrun.kafka import LocalKafka
+from ndtms.localrun.registry import LocalRegistry
+from ndtms.localrun.services import start_all, stop_all
+from ndtms.localrun.topics import ensure_topics
+from ndtms.status import collect
+from ndtms.synthetic import demo_feed
+from services.ingest.parsing import Parsed, parse_jsonl, reject_duplicates
+from services.ingest.publishing import RawTopicWriter
+
+
+class CommandFailed(Exception):
+    """A failure to report in one line and exit non-zero."""
+
+
+def _settings() -> PlatformSettings:
+    return PlatformSettings()
+
+
+def cmd_fetch(_args: argparse.Namespace) -> int:
+    print(f"Kafka libraries: {fetch_kafka()}")
+    print(f"Schema registry: {fetch_registry()}")
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    kafka = LocalKafka(_settings())
+    if args.action == "start":
+        print(f"Kafka (KRaft) ready at {kafka.start()}; log: {kafka.process.log_file}")
+    else:
+        print("Kafka stopped" if kafka.stop() else "Kafka was not running")
+    return 0
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    registry = LocalRegistry(_settings())
+    if args.action == "start":
+        print(f"Schema registry ready at {registry.start()}; log: {registry.process.log_file}")
+    else:
+        print("Schema registry stopped" if registry.stop() else "Schema registry was not running")
+    return 0
+
+
+def bring_up(settings: PlatformSettings) -> None:
+    if settings.uses_local_kafka:
+        print(f"Kafka: starting the local broker at {LocalKafka(settings).start()}")
+    else:
+        print(f"Kafka: using {settings.bootstrap_servers}")
+    if settings.uses_local_registry:
+        print(f"Schema registry: starting the local registry at {LocalRegistry(settings).start()}")
+    else:
+        print(f"Schema registry: using {settings.registry_url}")
+    created = ensure_topics(settings.kafka_client_config())
+    print(f"Topics: {len(CATALOGUE)} in the catalogue, {len(created)} created")
+    register_schemas(settings)
+    start_all(settings)
+    print("Services: ingest, validator, journey and linker are running and healthy")
+
+
+def register_schemas(settings: PlatformSettings) -> None:
+    registry = registry_client(settings.registry_url)
+    for spec in CATALOGUE:
+        if spec.value_schema is not None:
+            transcoder_for(registry, spec).register()
+
+
+def cmd_up(_args: argparse.Namespace) -> int:
+    bring_up(_settings())
+    print("Stop everything with: ndtms down")
+    return 0
+
+
+def cmd_down(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    stopped = stop_all(settings)
+    print(f"Services stopped: {', '.join(stopped) or 'none were running'}")
+    if settings.uses_local_registry and LocalRegistry(settings).stop():
+        print("Schema registry stopped")
+    if settings.uses_local_kafka and LocalKafka(settings).stop():
+        print("Kafka stopped")
+    return 0
+
+
+def _describe(item: Parsed) -> str:
+    return "; ".join(str(p) for p in item.problems)
+
+
+def publish_file(settings: PlatformSettings, path: Path) -> dict[str, Any]:
+    """Shape-check every line, publish the good ones, and summarise."""
+    if not path.exists():
+        raise CommandFailed(f"{path}: no such file")
+    if path.suffix.lower() != ".jsonl":
+        raise CommandFailed(f"{path}: expected a .jsonl file (one episode update per line)")
+    with path.open("rb") as lines:
+        parsed = list(reject_duplicates(parse_jsonl(lines)))
+    good = [p for p in parsed if p.accepted]
+    codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
+    producer = Producer(settings.producer_config())
+    deliveries = iter(RawTopicWriter(producer, codec).write([p.update for p in good if p.update]))
+    rejected: list[dict[str, Any]] = []
+    accepted = 0
+    for item in parsed:
+        if item.accepted:
+            delivery = next(deliveries)
+            if delivery.ok:
+                accepted += 1
+                continue
+            rejected.append({"line": item.position, "problems": [{"path": "", "message": delivery.error}]})
+        else:
+            rejected.append(
+                {
+                    "line": item.position,
+                    "problems": [{"path": p.path, "message": p.message} for p in item.problems],
+                }
+            )
+    return {"file": str(path), "accepted": accepted, "rejected": len(rejected), "rejections": rejected}
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    summary = publish_file(_settings(), Path(args.file))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['file']}: accepted {summary['accepted']}, rejected {summary['rejected']}")
+        for rejection in summary["rejections"]:
+            for problem in rejection["problems"]:
+                where = f"line {rejection['line']}" + (f": {problem['path']}" if problem["path"] else "")
+                print(f"  {where}: {problem['message']}")
+    return 1 if summary["rejected"] else 0
+
+
+def _value_json(spec: TopicSpec, codec: AvroTranscoder[Any] | None, value: bytes | None, headers: Any) -> Any:
+    if value is None:
+        return None
+    if codec is None:
+        return {
+            "bytes_base64": base64.b64encode(value).decode(),
+            "headers": {k: (v.decode("utf-8", "replace") if v else None) for k, v in (headers or [])},
+        }
+    try:
+        return codec.decode(value).model_dump(mode="json")
+    except UndecodableRecord as exc:
+        return {"undecodable": str(exc)}
+
+
+def tail(settings: PlatformSettings, spec: TopicSpec, from_beginning: bool, idle_timeout: float) -> Any:
+    """Yield every record of the topic (all partitions) until nothing new arrives for idle_timeout."""
+    codec = transcoder_for(registry_client(settings.registry_url), spec) if spec.value_schema else None
+    consumer = Consumer(
+        {
+            **settings.kafka_client_config(),
+            "group.id": f"ndtms-tail-{time.time_ns()}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(spec.name, timeout=10).topics.get(spec.name)
+        if metadata is None or metadata.error is not None:
+            raise CommandFailed(f"topic {spec.name} does not exist; run `ndtms up` first")
+        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        consumer.assign([TopicPartition(spec.name, p, start) for p in metadata.partitions])
+        last = time.monotonic()
+        while time.monotonic() - last < idle_timeout:
+            message = consumer.poll(0.2)
+            if message is None or message.error() is not None:
+                continue
+            last = time.monotonic()
+            key = message.key()
+            yield {
+                "topic": message.topic(),
+                "partition": message.partition(),
+                "offset": message.offset(),
+                "key": key.decode("utf-8", "replace") if key is not None else None,
+                "value": _value_json(spec, codec, message.value(), message.headers()),
+            }
+    finally:
+        consumer.close()
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    try:
+        spec = resolve(args.topic)
+    except KeyError as exc:
+        raise CommandFailed(str(exc.args[0])) from exc
+    for record in tail(_settings(), spec, args.from_beginning, args.idle_timeout):
+        if args.json:
+            print(json.dumps(record), flush=True)
+        else:
+            value = json.dumps(record["value"], separators=(",", ":"))
+            print(f"{record['partition']}:{record['offset']} {record['key']} {value}", flush=True)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    report = collect(_settings())
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{'service':<10} {'up':<4} {'health':<16} {'lag':>8}")
+    for name, service in report["services"].items():
+        up = "yes" if service["up"] else "NO"
+        print(f"{name:<10} {up:<4} {service['health']:<16} {service['lag']:>8}")
+    print()
+    print(f"{'topic':<24} {'end offset total':>16}")
+    for name, topic in report["topics"].items():
+        print(f"{name:<24} {topic['end_offset_total']:>16}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings()
+    bring_up(settings)
+    today = datetime.now(UTC).date()
+    feed = demo_feed(today, people=args.people)
+    path = settings.state_dir / "demo-feed.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in feed))
+    summary = publish_file(settings, path)
+    print(
+        f"Published a synthetic feed ({path}): accepted {summary['accepted']}, rejected {summary['rejected']}"
+    )
+    latest: dict[str, Any] = {}
+    for record in tail(settings, resolve("links"), from_beginning=True, idle_timeout=args.wait):
+        # ndtms.links is compacted: the last record per transfer is its current outcome.
+        if record["value"] is None:
+            latest.pop(record["key"], None)
+        else:
+            latest[record["key"]] = record["value"]
+    print(f"Continuity of care, {len(latest)} prison releases (latest outcome per transfer on ndtms.links):")
+    for transfer_id, value in sorted(latest.items()):
+        days = value["days_to_engagement"]
+        detail = f" after {days} days" if days is not None else ""
+        print(
+            f"  {transfer_id:<20} released {value['prison_exit_date']} to {value['exit_destination_la']}: "
+            f"{value['status']}{detail}"
+        )
+    counts = Counter(v["status"] for v in latest.values())
+    print("  " + ", ".join(f"{status}: {n}" for status, n in sorted(counts.items())))
+    print("Everything is still running: try `ndtms status` or `ndtms tail links`; stop it with `ndtms down`.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ndtms", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch", help="fetch Kafka and the schema registry from Maven Central").set_defaults(
+        func=cmd_fetch
+    )
+    for name, func in (("kafka", cmd_kafka), ("registry", cmd_registry)):
+        p = sub.add_parser(name, help=f"start or stop the local {name}")
+        p.add_argument("action", choices=("start", "stop"))
+        p.set_defaults(func=func)
+    sub.add_parser("up", help="start broker, registry, topics and the four services").set_defaults(
+        func=cmd_up
+    )
+    sub.add_parser("down", help="stop the services (and the local broker and registry)").set_defaults(
+        func=cmd_down
+    )
+    p = sub.add_parser("publish", help="publish episode updates from a .jsonl file")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    p.set_defaults(func=cmd_publish)
+    p = sub.add_parser("tail", help="print decoded records of a topic")
+    p.add_argument("topic", help="links, errors, journeys, valid, raw, dlq, or a full topic name")
+    p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.add_argument("--idle-timeout", type=float, default=float("inf"), metavar="SECONDS")
+    p.set_defaults(func=cmd_tail)
+    p = sub.add_parser("status", help="services up and their lag, topic end offsets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("demo", help="bring everything up and run a synthetic feed through it")
+    p.add_argument("--people", type=int, default=12)
+    p.add_argument(
+        "--wait", type=float, default=15.0, help="seconds without new links before the demo stops reading"
+    )
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except CommandFailed as exc:
+        print(f"ndtms {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Platform settings shared by every service; each service extends them with its own."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Only for a laptop: every real deployment sets NDTMS_PSEUDONYM_KEY (see README).
+DEVELOPMENT_PSEUDONYM_KEY = "ndtms-development-key-not-for-real-data"
+LOCAL_KAFKA_PORT = 19092
+LOCAL_REGISTRY_PORT = 18081
+
+
+class PlatformSettings(BaseSettings):
+    """Where the broker and registry are, where local state lives, and the pseudonym key.
+
+    Leaving `KAFKA_BOOTSTRAP_SERVERS` or `NDTMS_SCHEMA_REGISTRY_URL` unset means "use the
+    local broker / registry that `ndtms kafka start` / `ndtms registry start` run".
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NDTMS_", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "NDTMS_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    schema_registry_url: str | None = None
+    state_dir: Path = Path("state")
+    pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
+    local_kafka_port: int = LOCAL_KAFKA_PORT
+    local_registry_port: int = LOCAL_REGISTRY_PORT
+    # Where each service listens for health, metrics and its API (all on loopback by default).
+    service_host: str = "127.0.0.1"
+    ingest_port: int = 18700
+    validator_port: int = 18701
+    journey_port: int = 18702
+    linker_port: int = 18703
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return not self.kafka_bootstrap_servers
+
+    @property
+    def uses_local_registry(self) -> bool:
+        return not self.schema_registry_url
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.local_kafka_port}"
+
+    @property
+    def registry_url(self) -> str:
+        return self.schema_registry_url or (f"http://127.0.0.1:{self.local_registry_port}/apis/ccompat/v7")
+
+    @property
+    def uses_development_key(self) -> bool:
+        return self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY
+
+    def pseudonym_secret(self) -> bytes:
+        if self.uses_development_key:
+            log.warning(
+                "NDTMS_PSEUDONYM_KEY is not set: client keys are made with the PUBLIC "
+                "development key. Never run real data like this."
+            )
+        return self.pseudonym_key.get_secret_value().encode("utf-8")
+
+    def kafka_client_config(self) -> dict[str, str | int | float | bool]:
+        """The librdkafka settings every confluent-kafka client of the platform starts from."""
+        return {"bootstrap.servers": self.bootstrap_servers}
+
+    def producer_config(self) -> dict[str, str | int | float | bool]:
+        # murmur2 is the Java client's and faust's partitioner: a key lands on the same
+        # partition whichever service writes it.
+        return {
+            **self.kafka_client_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "compression.type": "zstd",
+        }

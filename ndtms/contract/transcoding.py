@@ -1,0 +1,106 @@
+"""Records to bytes and back: Avro in the Confluent wire format, schemas governed by a registry.
+
+Mapping (model <-> dict) is the models' own `model_dump`/`model_validate`; this module
+only turns those dicts into registry-framed Avro bytes and back.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from pydantic import BaseModel, ValidationError
+
+from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms.contract.findings import ValidationReport
+from ndtms.contract.journeys import ClientJourneys
+from ndtms.contract.links import TransferLink
+from ndtms.contract.topics import ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+CONFLUENT_MAGIC = 0
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class UndecodableRecord(ValueError):
+    """Bytes that are not a readable record of the expected schema; the message says why."""
+
+
+@cache
+def schema_text(file_name: str) -> str:
+    return (SCHEMAS_DIR / file_name).read_text(encoding="utf-8")
+
+
+def schema_json(file_name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(schema_text(file_name))
+    return loaded
+
+
+MODEL_OF_TOPIC: dict[str, type[BaseModel]] = {
+    RAW.name: EpisodeUpdate,
+    VALID.name: AcceptedEpisode,
+    ERRORS.name: ValidationReport,
+    JOURNEYS.name: ClientJourneys,
+    LINKS.name: TransferLink,
+}
+
+
+class AvroTranscoder(Generic[Model]):
+    """Encodes one topic's values with the registered schema and decodes any registered writer schema."""
+
+    def __init__(self, registry: SchemaRegistryClient, topic: TopicSpec, model: type[Model]):
+        if topic.value_schema is None:
+            raise ValueError(f"topic {topic.name} carries raw bytes, not Avro")
+        self.topic = topic
+        self.model = model
+        self._registry = registry
+        text = schema_text(topic.value_schema)
+        self._context = SerializationContext(topic.name, MessageField.VALUE)
+        self._serializer = AvroSerializer(
+            registry,
+            text,
+            to_dict=lambda obj, _ctx: obj.model_dump(),
+            conf={"auto.register.schemas": True},
+        )
+        self._deserializer = AvroDeserializer(registry, text)
+
+    def register(self) -> int:
+        """Register the schema under `<topic>-value` (idempotent); return its id."""
+        schema = Schema(schema_text(self.topic.value_schema or ""), "AVRO")
+        registered: int = self._registry.register_schema(f"{self.topic.name}-value", schema)
+        return registered
+
+    def encode(self, record: Model) -> bytes:
+        encoded: bytes | None = self._serializer(record, self._context)
+        assert encoded is not None
+        return encoded
+
+    def decode(self, payload: bytes | None) -> Model:
+        if not payload:
+            raise UndecodableRecord("empty value where an Avro record was expected")
+        if payload[0] != CONFLUENT_MAGIC or len(payload) < 5:
+            raise UndecodableRecord(
+                "not in the Confluent wire format (magic byte 0 and a 4-byte schema id expected)"
+            )
+        try:
+            data = self._deserializer(payload, self._context)
+        except Exception as exc:  # the registry client raises many kinds; all mean the same here
+            raise UndecodableRecord(f"Avro decoding failed: {type(exc).__name__}: {exc}") from exc
+        try:
+            return self.model.model_validate(data)
+        except ValidationError as exc:
+            raise UndecodableRecord(f"decoded record breaks the contract: {exc}") from exc
+
+
+def registry_client(url: str) -> SchemaRegistryClient:
+    return SchemaRegistryClient({"url": url})
+
+
+def transcoder_for(registry: SchemaRegistryClient, topic: TopicSpec) -> AvroTranscoder[Any]:
+    return AvroTranscoder(registry, topic, MODEL_OF_TOPIC[topic.name])

@@ -1,0 +1,141 @@
+"""A single-node Apache Kafka (KRaft, combined broker and controller) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from ndtms.contract.settings import PlatformSettings
+from ndtms.localrun.artifacts import fetch_kafka
+from ndtms.localrun.processes import ManagedProcess
+
+LOG4J2 = """\
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+"""
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+def _server_properties(data_dir: Path, port: int) -> str:
+    controller = port + 1
+    # Single combined node; replication 1 everywhere; few internal partitions and no initial
+    # rebalance delay so that a consumer group's first join takes well under a second.
+    return f"""\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={data_dir}
+num.partitions=1
+auto.create.topics.enable=false
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.cleaner.backoff.ms=5000
+"""
+
+
+class LocalKafka:
+    def __init__(self, settings: PlatformSettings):
+        self.settings = settings
+        self.home = (settings.state_dir / "kafka").resolve()
+        self.process = ManagedProcess(
+            "kafka", settings.state_dir.resolve() / "run", settings.state_dir.resolve() / "logs"
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.settings.local_kafka_port}"
+
+    def start(self, timeout: float = 90.0) -> str:
+        if self.process.pid() is None:
+            libs = fetch_kafka()
+            properties = self._prepare()
+            java = shutil.which("java") or "java"
+            self.process.start(
+                [
+                    java,
+                    "-Xms256m",
+                    "-Xmx1g",
+                    "-XX:+UseG1GC",
+                    f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                    "-cp",
+                    f"{libs}/*",
+                    "kafka.Kafka",
+                    str(properties),
+                ]
+            )
+        self.wait_ready(timeout)
+        return self.bootstrap
+
+    def _prepare(self) -> Path:
+        data = self.home / "data"
+        properties = self.home / "server.properties"
+        self.home.mkdir(parents=True, exist_ok=True)
+        properties.write_text(_server_properties(data, self.settings.local_kafka_port))
+        (self.home / "log4j2.properties").write_text(LOG4J2)
+        if not (data / "meta.properties").exists():
+            libs = fetch_kafka()
+            result = subprocess.run(
+                [
+                    shutil.which("java") or "java",
+                    "-cp",
+                    f"{libs}/*",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--ignore-formatted",
+                    "-t",
+                    str(uuid.uuid4()),
+                    "-c",
+                    str(properties),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise BrokerUnavailable(f"formatting Kafka storage failed: {result.stderr[-2000:]}")
+        return properties
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        while time.monotonic() < deadline:
+            if self.process.pid() is None:
+                raise BrokerUnavailable(f"the Kafka process exited; its log ends:\n{self.process.log_tail()}")
+            try:
+                metadata = admin.list_topics(timeout=2)
+                if metadata.brokers:
+                    return
+            except Exception:
+                pass
+            time.sleep(0.5)
+        raise BrokerUnavailable(f"Kafka did not answer within {timeout:.0f}s; see {self.process.log_file}")
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout=60)

@@ -1,0 +1,37 @@
+"""Creating the catalogue's topics, explicitly, with their partitions and configs."""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from ndtms.contract.topics import CATALOGUE
+
+
+def ensure_topics(
+    client_config: dict[str, str | int | float | bool], replication_factor: int = 1
+) -> list[str]:
+    """Create any missing catalogue topic; return the names created."""
+    admin = AdminClient(client_config)
+    existing = set(admin.list_topics(timeout=15).topics)
+    missing = [
+        NewTopic(
+            spec.name,
+            num_partitions=spec.partitions,
+            replication_factor=replication_factor,
+            config=spec.config,
+        )
+        for spec in CATALOGUE
+        if spec.name not in existing
+    ]
+    if not missing:
+        return []
+    futures = admin.create_topics(missing, operation_timeout=30)
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            created.append(name)
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return created

@@ -1,0 +1,71 @@
+"""What `ndtms status` reports: per service up and consumer lag, per topic end offsets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.topics import CATALOGUE
+from ndtms.localrun.services import SERVICES, health, process_of
+
+
+def end_offsets(consumer: Consumer, topic: str, partitions: int) -> dict[int, int]:
+    offsets = {}
+    for partition in range(partitions):
+        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+        offsets[partition] = high
+    return offsets
+
+
+def group_lag(settings: PlatformSettings, group_id: str, topics: dict[str, dict[int, int]]) -> int:
+    """Records on the input topics that the group has not committed past."""
+    consumer = Consumer({**settings.kafka_client_config(), "group.id": group_id, "enable.auto.commit": False})
+    try:
+        wanted = [TopicPartition(t, p) for t, ends in topics.items() for p in ends]
+        committed = consumer.committed(wanted, timeout=10)
+        lag = 0
+        for tp in committed:
+            end = topics[tp.topic][tp.partition]
+            position = tp.offset if tp.offset >= 0 else 0
+            lag += max(end - position, 0)
+        return lag
+    finally:
+        consumer.close()
+
+
+def collect(settings: PlatformSettings) -> dict[str, Any]:
+    admin = AdminClient(settings.kafka_client_config())
+    metadata = admin.list_topics(timeout=10)
+    probe = Consumer({**settings.kafka_client_config(), "group.id": "ndtms-status-probe"})
+    try:
+        topics: dict[str, dict[int, int]] = {}
+        for spec in CATALOGUE:
+            if spec.name in metadata.topics:
+                count = len(metadata.topics[spec.name].partitions)
+                topics[spec.name] = end_offsets(probe, spec.name, count)
+    finally:
+        probe.close()
+    services: dict[str, Any] = {}
+    for service in SERVICES:
+        state = health(service, settings)
+        inputs = {t: topics[t] for t in service.input_topics if t in topics}
+        lag = group_lag(settings, service.group_id, inputs) if service.group_id and inputs else 0
+        services[service.name] = {
+            "up": state == "ready",
+            "health": state or "not answering",
+            "pid": process_of(service, settings).pid(),
+            "lag": lag,
+        }
+    return {
+        "services": services,
+        "topics": {
+            name: {
+                "end_offsets": {str(p): o for p, o in ends.items()},
+                "end_offset_total": sum(ends.values()),
+            }
+            for name, ends in topics.items()
+        },
+    }

@@ -1,0 +1,61 @@
+"""What the faust stream processors (validator, linker) share: app wiring, health and metrics pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ndtms.contract.settings import PlatformSettings
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def faust_app(settings: PlatformSettings, app_id: str, port: int, datadir: Path) -> faust.App:
+    brokers = ";".join(f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(","))
+    app = faust.App(
+        app_id,
+        broker=brokers,
+        store="rocksdb://",
+        datadir=str(datadir),
+        web_host=settings.service_host,
+        web_port=port,
+        web_in_thread=False,
+        autodiscover=False,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_partitioner=None,
+        broker_commit_interval=1.0,
+        stream_wait_empty=False,
+        table_standby_replicas=0,
+    )
+    _add_health_and_metrics(app)
+    return app
+
+
+def _add_health_and_metrics(app: faust.App) -> None:
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        tables: Any = app.tables
+        ready = tables.recovery.completed.is_set() and not app.rebalancing
+        return web.json({"status": "ready" if ready else "starting", "app": app.conf.id})
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def run_worker(app: faust.App) -> None:
+    """Run the app as this process's worker until SIGTERM."""
+    worker = faust.Worker(app, loglevel="info")
+    worker.execute_from_commandline()

@@ -1,0 +1,136 @@
+"""Synthetic episode feeds: made-up people released from prison and seen (or not) in the community.
+
+Nothing here is real data: initials and dates of birth are drawn at random from a seed.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+LOCAL_AUTHORITIES = ("E09000033", "E08000025", "E06000023", "E07000178", "E10000016")
+PRISONS = ("PRISON01", "PRISON02", "PRISON03")
+COMMUNITY = ("CMTY001", "CMTY002", "CMTY003", "CMTY004")
+
+
+@dataclass(frozen=True)
+class Person:
+    first_initial: str
+    second_initial: str
+    date_of_birth: date
+    sex: str
+    local_authority: str
+
+    def client(self) -> dict[str, Any]:
+        return {
+            "first_initial": self.first_initial,
+            "second_initial": self.second_initial,
+            "date_of_birth": self.date_of_birth.isoformat(),
+            "sex": self.sex,
+            "local_authority": self.local_authority,
+            "consent": True,
+        }
+
+
+def person(rng: random.Random) -> Person:
+    return Person(
+        first_initial=rng.choice(string.ascii_uppercase),
+        second_initial=rng.choice(string.ascii_uppercase),
+        date_of_birth=date(1960, 1, 1) + timedelta(days=rng.randrange(0, 365 * 38)),
+        sex=rng.choice(("male", "male", "female", "other")),
+        local_authority=rng.choice(LOCAL_AUTHORITIES),
+    )
+
+
+def recorded(day: date) -> str:
+    return datetime.combine(day, time(12, 0), tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def prison_release(
+    who: Person, provider: str, episode: str, release: date, revision: int = 1, destination: str | None = None
+) -> dict[str, Any]:
+    reception = release - timedelta(days=120)
+    return {
+        "provider_id": provider,
+        "episode_id": episode,
+        "revision": revision,
+        "setting": "secure",
+        "deleted": False,
+        "recorded_at": recorded(release),
+        "client": who.client(),
+        "referral_date": reception.isoformat(),
+        "triage_date": (reception + timedelta(days=1)).isoformat(),
+        "interventions": [
+            {
+                "intervention_id": f"{episode}-I0",
+                "type": "pharmacological",
+                "start_date": (reception + timedelta(days=3)).isoformat(),
+                "end_date": release.isoformat(),
+            }
+        ],
+        "discharge_date": release.isoformat(),
+        "discharge_reason": "transferred_not_in_custody",
+        "custody": {
+            "reception_date": reception.isoformat(),
+            "prison_exit_date": release.isoformat(),
+            "exit_reason": "released",
+            "exit_destination_la": destination or who.local_authority,
+            "referral_on_release": "structured_treatment",
+        },
+    }
+
+
+def community_episode(
+    who: Person,
+    provider: str,
+    episode: str,
+    triage: date,
+    structured_start: date | None,
+    revision: int = 1,
+    recorded_on: date | None = None,
+) -> dict[str, Any]:
+    interventions = []
+    if structured_start is not None:
+        interventions.append(
+            {
+                "intervention_id": f"{episode}-I0",
+                "type": "psychosocial",
+                "start_date": structured_start.isoformat(),
+            }
+        )
+    latest = max(d for d in (triage, structured_start) if d is not None)
+    return {
+        "provider_id": provider,
+        "episode_id": episode,
+        "revision": revision,
+        "setting": "community",
+        "deleted": False,
+        "recorded_at": recorded(recorded_on or latest),
+        "client": who.client(),
+        "referral_date": (triage - timedelta(days=1)).isoformat(),
+        "triage_date": triage.isoformat(),
+        "interventions": interventions,
+    }
+
+
+def demo_feed(today: date, people: int = 12, seed: int = 2116) -> list[dict[str, Any]]:
+    """Releases over the last six weeks; about a third engage, some are triaged only, some not seen."""
+    rng = random.Random(seed)
+    feed: list[dict[str, Any]] = []
+    for n in range(people):
+        who = person(rng)
+        release = today - timedelta(days=rng.randrange(0, 42))
+        feed.append(prison_release(who, rng.choice(PRISONS), f"REL{n:05d}", release))
+        outcome = rng.random()
+        provider = rng.choice(COMMUNITY)
+        if outcome < 0.35:
+            triage = min(release + timedelta(days=rng.randrange(0, 10)), today)
+            start = min(triage + timedelta(days=rng.randrange(0, 8)), today)
+            feed.append(community_episode(who, provider, f"CE{n:05d}", triage, start))
+        elif outcome < 0.5:
+            triage = min(release + timedelta(days=rng.randrange(0, 15)), today)
+            feed.append(community_episode(who, provider, f"CE{n:05d}", triage, None))
+    return feed

@@ -1,0 +1,1 @@
+"""The four stream services: ingest, validator, journey and linker."""

@@ -1,0 +1,34 @@
+"""`python -m services.ingest`: run the ingest HTTP API."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from confluent_kafka import Producer
+
+from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.topics import RAW
+from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from services.ingest.http import create_app
+from services.ingest.publishing import RawTopicWriter
+from services.ingest.settings import IngestSettings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = IngestSettings()
+    producer = Producer(settings.producer_config())
+    writer = RawTopicWriter(
+        producer, AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
+    )
+    uvicorn.run(
+        create_app(settings, writer, producer),
+        host=settings.service_host,
+        port=settings.ingest_port,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Journey: each person's treatment journeys, kept current in a relational store and published."""

@@ -1,0 +1,106 @@
+"""The journey store: accepted episodes, consumed offsets and the outbox, in one database.
+
+Offsets live in the same transaction as the state they produced, so a crash neither loses
+nor double-applies an update; journeys to publish wait in the outbox until the broker has
+them, so a crash between commit and publish loses no publication either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Integer,
+    LargeBinary,
+    String,
+    create_engine,
+    delete,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EpisodeRow(Base):
+    __tablename__ = "episodes"
+
+    # Keyed by person too: when attributors change, the validator withdraws the episode from
+    # the old person and files it under the new one with the same revision.
+    client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    episode_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    span: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class OffsetRow(Base):
+    __tablename__ = "consumer_offsets"
+
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_key: Mapped[str] = mapped_column(String(32))
+    value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+def engine_for(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+
+
+def stored_offsets(session: Session, topic: str) -> dict[int, int]:
+    rows = session.scalars(select(OffsetRow).where(OffsetRow.topic == topic))
+    return {row.partition: row.next_offset for row in rows}
+
+
+def record_offset(session: Session, topic: str, partition: int, next_offset: int) -> None:
+    row = session.get(OffsetRow, (topic, partition))
+    if row is None:
+        session.add(OffsetRow(topic=topic, partition=partition, next_offset=next_offset))
+    elif next_offset > row.next_offset:
+        row.next_offset = next_offset
+
+
+def episodes_of(session: Session, client_key: str) -> Sequence[EpisodeRow]:
+    return session.scalars(select(EpisodeRow).where(EpisodeRow.client_key == client_key)).all()
+
+
+def pending_publications(session: Session, limit: int = 1000) -> Sequence[OutboxRow]:
+    return session.scalars(select(OutboxRow).order_by(OutboxRow.id).limit(limit)).all()
+
+
+def forget_publications(session: Session, ids: Sequence[int]) -> None:
+    if ids:
+        session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))

@@ -1,0 +1,179 @@
+"""Which revision of an episode is in force, and what the validator emits for each update.
+
+An episode's state is its highest-numbered revision that passed validation (or its
+withdrawal). A revision is stale only when a higher one was already *accepted*; a rejected
+revision never shadows a lower valid one. Errors depend on the snapshot alone, so the final
+accepted revision is the same whatever order the revisions arrive in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate, Setting
+from ndtms.contract.findings import Finding, Severity, ValidationReport
+from ndtms.contract.pseudonyms import client_key
+from services.validator.rules import PreviousRevision, RuleInput, evaluate
+
+
+class Verdict(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    STALE = "stale"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class EpisodeHead:
+    """What the validator keeps per episode: the revision in force and the last report's state."""
+
+    accepted_revision: int = 0
+    accepted_client_key: str | None = None
+    accepted_setting: Setting | None = None
+    accepted_deleted: bool = False
+    attributor_digests: dict[str, str] = field(default_factory=dict)
+    accepted: AcceptedEpisode | None = None
+    reported_revision: int = 0
+    reported_findings: bool = False
+
+    def previous(self) -> PreviousRevision | None:
+        if not self.accepted_revision or self.accepted_deleted:
+            return None
+        return PreviousRevision(self.accepted_revision, self.accepted_setting, self.attributor_digests)
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    head: EpisodeHead
+    forward: tuple[AcceptedEpisode, ...] = ()
+    report: ValidationReport | None = None
+
+
+def attributor_digests(secret: bytes, update: EpisodeUpdate) -> dict[str, str]:
+    """Short keyed digests per attributor: enough to tell that one changed, nothing to read back."""
+    if update.client is None:
+        return {}
+    c = update.client
+    values = {
+        "first_initial": c.first_initial.strip().upper(),
+        "second_initial": c.second_initial.strip().upper(),
+        "date_of_birth": c.date_of_birth.isoformat(),
+        "sex": c.sex.value,
+        "local_authority": c.local_authority.strip().upper(),
+    }
+    return {
+        name: hmac.new(secret, f"{name}={value}".encode(), hashlib.sha256).hexdigest()[:16]
+        for name, value in values.items()
+    }
+
+
+def _accepted_form(
+    update: EpisodeUpdate, key: str, warnings: tuple[str, ...], now: datetime
+) -> AcceptedEpisode:
+    client = update.client
+    return AcceptedEpisode(
+        provider_id=update.provider_id,
+        episode_id=update.episode_id,
+        revision=update.revision,
+        client_key=key,
+        deleted=update.deleted,
+        setting=update.setting,
+        recorded_at=update.recorded_at,
+        sex=client.sex if client else None,
+        local_authority=client.local_authority if client else None,
+        referral_date=update.referral_date,
+        triage_date=update.triage_date,
+        interventions=update.interventions,
+        discharge_date=update.discharge_date,
+        discharge_reason=update.discharge_reason,
+        custody=update.custody,
+        warnings=warnings,
+        accepted_at=now,
+    )
+
+
+def _withdrawal(of: AcceptedEpisode, revision: int, now: datetime) -> AcceptedEpisode:
+    return AcceptedEpisode(
+        provider_id=of.provider_id,
+        episode_id=of.episode_id,
+        revision=revision,
+        client_key=of.client_key,
+        deleted=True,
+        accepted_at=now,
+    )
+
+
+def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: datetime) -> Decision:
+    head = head or EpisodeHead()
+    if update.revision < head.accepted_revision:
+        return Decision(Verdict.STALE, head)
+    if update.revision == head.accepted_revision:
+        # Forwarded again: a redelivery after a crash may be the only copy that gets out.
+        # Downstream applies revisions idempotently, so a repeat changes nothing there.
+        return Decision(Verdict.DUPLICATE, head, forward=_current_forward(head))
+
+    digests = attributor_digests(secret, update)
+    findings = evaluate(RuleInput(update, head.previous(), digests))
+    report = _report_for(head, update, findings, now)
+    if report is not None:
+        head = replace(head, reported_revision=update.revision, reported_findings=bool(findings))
+    if any(f.severity is Severity.ERROR for f in findings):
+        return Decision(Verdict.REJECTED, head, report=report)
+
+    warnings = tuple(sorted({f.rule for f in findings}))
+    forward: list[AcceptedEpisode] = []
+    previous = head.accepted
+    if update.deleted:
+        accepted = _withdrawal(previous, update.revision, now) if previous else None
+        if accepted is not None:
+            forward.append(accepted)
+        key = previous.client_key if previous else None
+    else:
+        assert update.client is not None
+        c = update.client
+        key = client_key(secret, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
+        accepted = _accepted_form(update, key, warnings, now)
+        if previous is not None and not previous.deleted and previous.client_key != key:
+            # The attributors changed: the episode leaves the person it was filed under.
+            forward.append(_withdrawal(previous, update.revision, now))
+        forward.append(accepted)
+    new_head = replace(
+        head,
+        accepted_revision=update.revision,
+        accepted_client_key=key,
+        accepted_setting=update.setting if not update.deleted else head.accepted_setting,
+        accepted_deleted=update.deleted,
+        attributor_digests=digests or head.attributor_digests,
+        accepted=accepted,
+    )
+    return Decision(Verdict.ACCEPTED, new_head, forward=tuple(forward), report=report)
+
+
+def _current_forward(head: EpisodeHead) -> tuple[AcceptedEpisode, ...]:
+    return (head.accepted,) if head.accepted is not None else ()
+
+
+def _report_for(
+    head: EpisodeHead, update: EpisodeUpdate, findings: tuple[Finding, ...], now: datetime
+) -> ValidationReport | None:
+    """A report when there is something to say, or when a newer revision clears open findings.
+
+    A report for a revision older than the newest one already reported is not published:
+    the provider's view follows their latest submission.
+    """
+    if update.revision < head.reported_revision:
+        return None
+    if not findings and not head.reported_findings:
+        return None
+    return ValidationReport(
+        provider_id=update.provider_id,
+        episode_id=update.episode_id,
+        revision=update.revision,
+        findings=findings,
+        checked_at=now,
+    )

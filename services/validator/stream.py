@@ -1,0 +1,90 @@
+"""The validator's faust agent: decode, decide (pure), then forward, report or dead-letter.
+
+Runs with at-least-once delivery. Outputs are idempotent: a redelivered revision is
+forwarded again and downstream applies it once, so a crash anywhere loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from prometheus_client import Counter
+from pydantic import TypeAdapter
+
+from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms.contract.findings import ValidationReport
+from ndtms.contract.topics import DLQ, ERRORS, RAW, VALID
+from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
+from ndtms.streaming import Clock, faust_app
+from services.validator.acceptance import EpisodeHead, Verdict, decide
+from services.validator.settings import ValidatorSettings
+
+log = logging.getLogger(__name__)
+
+UPDATES = Counter("ndtms_validator_updates_total", "Episode updates checked, by verdict", ["verdict"])
+FINDINGS = Counter(
+    "ndtms_validator_findings_total", "Findings published, by rule and severity", ["rule", "severity"]
+)
+DEAD_LETTERS = Counter("ndtms_dlq_records_total", "Records sent to the dead-letter queue", ["service"])
+
+HEADS = TypeAdapter(EpisodeHead)
+
+
+def dead_letter_headers(reason: str, message: Any) -> list[tuple[str, bytes]]:
+    return [
+        ("ndtms.dlq.reason", reason.encode("utf-8")[:2000]),
+        ("ndtms.dlq.service", b"validator"),
+        ("ndtms.dlq.source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
+    ]
+
+
+def build(settings: ValidatorSettings, clock: Clock) -> faust.App:
+    app = faust_app(
+        settings, settings.validator_app_id, settings.validator_port, settings.state_dir / "validator"
+    )
+    registry = registry_client(settings.registry_url)
+    raw_codec = AvroTranscoder(registry, RAW, EpisodeUpdate)
+    valid_codec = AvroTranscoder(registry, VALID, AcceptedEpisode)
+    report_codec = AvroTranscoder(registry, ERRORS, ValidationReport)
+    secret = settings.pseudonym_secret()
+
+    def topic(name: str, partitions: int) -> faust.TopicT:
+        return app.topic(name, key_serializer="raw", value_serializer="raw", partitions=partitions)
+
+    raw, valid, errors, dlq = (topic(t.name, t.partitions) for t in (RAW, VALID, ERRORS, DLQ))
+    heads = app.Table("episode-heads", partitions=RAW.partitions, key_type=str)
+
+    async def dead_letter(event: faust.types.EventT[bytes], reason: str) -> None:
+        DEAD_LETTERS.labels("validator").inc()
+        log.warning("dead-lettered %s: %s", event.message.tp, reason.split("\n", maxsplit=1)[0][:300])
+        await dlq.send(key=event.key, value=event.value, headers=dead_letter_headers(reason, event.message))
+
+    @app.agent(raw)
+    async def validate(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                update = raw_codec.decode(event.value)
+            except UndecodableRecord as exc:
+                await dead_letter(event, str(exc))
+                continue
+            key = update.episode_key
+            if event.key is not None and event.key != key.encode():
+                await dead_letter(event, f"record key {event.key!r} does not match its episode {key}")
+                continue
+            stored = heads.get(key)
+            head = HEADS.validate_python(stored) if stored is not None else None
+            decision = decide(head, update, secret, clock())
+            UPDATES.labels(decision.verdict.value).inc()
+            for accepted in decision.forward:
+                await valid.send(key=accepted.client_key.encode(), value=valid_codec.encode(accepted))
+            if decision.report is not None:
+                for finding in decision.report.findings:
+                    FINDINGS.labels(finding.rule, finding.severity.value).inc()
+                await errors.send(key=key.encode(), value=report_codec.encode(decision.report))
+            if decision.verdict in (Verdict.ACCEPTED, Verdict.REJECTED) and decision.head != head:
+                heads[key] = HEADS.dump_python(decision.head, mode="json")
+            log.debug("checked %s revision %d: %s", key, update.revision, decision.verdict.value)
+
+    return app
