@@ -92,6 +92,19 @@ DLQ = TopicSpec(
 
 CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ)
 
+# Internal to one service, not part of the public contract, but created with the rest so
+# that the service never subscribes to a topic that does not exist yet.
+LINKER_TICKS = TopicSpec(
+    name="ndtms-linker-ticks",
+    short_name="linker-ticks",
+    key=KeyKind.CLIENT,
+    value_schema=None,
+    partitions=EPISODE_PARTITIONS,
+    config={"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)},
+    purpose="Clock ticks from the linker's sweep to its own agent, keyed and partitioned like valid.",
+)
+INTERNAL: tuple[TopicSpec, ...] = (LINKER_TICKS,)
+
 
 def resolve(name: str) -> TopicSpec:
     """A topic by full or short name (`links` or `ndtms.links`)."""

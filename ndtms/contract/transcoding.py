@@ -34,7 +34,8 @@ class UndecodableRecord(ValueError):
 
 @cache
 def schema_text(file_name: str) -> str:
-    return (SCHEMAS_DIR / file_name).read_text(encoding="utf-8")
+    # Stripped as the registry client strips it, so that both register the very same text.
+    return (SCHEMAS_DIR / file_name).read_text(encoding="utf-8").strip()
 
 
 def schema_json(file_name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import RAW, VALID
@@ -51,7 +52,14 @@ def process_of(spec: ServiceSpec, settings: PlatformSettings) -> ManagedProcess:
 
 
 def service_environment(settings: PlatformSettings) -> dict[str, str]:
+    """The environment a service process is started with: this one's, plus every setting made explicit."""
     env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"NDTMS_{name.upper()}"] = str(value)
     env["NDTMS_STATE_DIR"] = str(settings.state_dir.resolve())
     env["KAFKA_BOOTSTRAP_SERVERS"] = settings.bootstrap_servers
     env["NDTMS_SCHEMA_REGISTRY_URL"] = settings.registry_url

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from ndtms.contract.topics import CATALOGUE
+from ndtms.contract.topics import CATALOGUE, INTERNAL
 
 
 def ensure_topics(
     client_config: dict[str, str | int | float | bool], replication_factor: int = 1
 ) -> list[str]:
-    """Create any missing catalogue topic; return the names created."""
+    """Create any missing catalogue (or service-internal) topic; return the names created."""
     admin = AdminClient(client_config)
     existing = set(admin.list_topics(timeout=15).topics)
     missing = [
@@ -20,7 +20,7 @@ def ensure_topics(
             replication_factor=replication_factor,
             config=spec.config,
         )
-        for spec in CATALOGUE
+        for spec in (*CATALOGUE, *INTERNAL)
         if spec.name not in existing
     ]
     if not missing:

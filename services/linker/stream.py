@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.links import TransferLink
-from ndtms.contract.topics import DLQ, LINKS, VALID
+from ndtms.contract.topics import DLQ, LINKER_TICKS, LINKS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.streaming import Clock, faust_app
 from services.linker.people import Changes, Person, apply, tick
@@ -25,7 +25,7 @@ from services.linker.settings import LinkerSettings
 
 log = logging.getLogger(__name__)
 ENGLAND = ZoneInfo("Europe/London")
-TICKS = "ndtms-linker-ticks"
+TICKS = LINKER_TICKS.name
 
 LINK_CHANGES = Counter(
     "ndtms_linker_outcomes_published_total", "Link records published, by status", ["status"]

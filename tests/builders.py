@@ -1,0 +1,64 @@
+"""Synthetic episode updates for tests, built from a valid base and targeted overrides."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms.synthetic import Person, community_episode, prison_release
+
+SECRET = b"test-pseudonym-key"
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+ALEX = Person("A", "B", date(1985, 3, 2), "male", "E09000033")
+SAM = Person("S", "T", date(1990, 7, 14), "female", "E08000025")
+
+
+def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge; a value of `...` deletes the key."""
+    result = dict(base)
+    for key, value in overrides.items():
+        if value is ...:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def community(**overrides: Any) -> dict[str, Any]:
+    base = community_episode(ALEX, "CMTY001", "CE1", date(2024, 3, 6), date(2024, 3, 8), recorded_on=date(2024, 4, 1))
+    return merged(base, overrides)
+
+
+def secure(**overrides: Any) -> dict[str, Any]:
+    return merged(prison_release(ALEX, "PRISON01", "EP1", date(2024, 3, 1)), overrides)
+
+
+def update(data: dict[str, Any]) -> EpisodeUpdate:
+    return EpisodeUpdate.model_validate_json(json.dumps(data), strict=True)
+
+
+def accepted(data: dict[str, Any], client_key: str = "k" * 32, now: datetime = NOW) -> AcceptedEpisode:
+    u = update(data)
+    client = u.client
+    return AcceptedEpisode(
+        provider_id=u.provider_id,
+        episode_id=u.episode_id,
+        revision=u.revision,
+        client_key=client_key,
+        deleted=u.deleted,
+        setting=u.setting,
+        recorded_at=u.recorded_at,
+        sex=client.sex if client else None,
+        local_authority=client.local_authority if client else None,
+        referral_date=u.referral_date,
+        triage_date=u.triage_date,
+        interventions=u.interventions,
+        discharge_date=u.discharge_date,
+        discharge_reason=u.discharge_reason,
+        custody=u.custody,
+        accepted_at=now,
+    )

@@ -1,0 +1,82 @@
+"""The journey consumer on the real broker with SQLite: state, offsets and outbox in one transaction."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from sqlalchemy.orm import Session
+
+from ndtms.contract.episodes import AcceptedEpisode
+from ndtms.contract.journeys import ClientJourneys
+from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.topics import JOURNEYS, VALID
+from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from services.journey import store
+from services.journey.service import JourneyProcessor
+from services.journey.settings import JourneySettings
+from tests.builders import NOW, accepted, community
+
+pytestmark = pytest.mark.broker
+
+
+def journeys_for(settings: PlatformSettings, client_key: str, timeout: float = 20) -> list[ClientJourneys | None]:
+    codec = AvroTranscoder(registry_client(settings.registry_url), JOURNEYS, ClientJourneys)
+    consumer = Consumer({**settings.kafka_client_config(), "group.id": f"t-{time.time_ns()}"})
+    consumer.assign([TopicPartition(JOURNEYS.name, p, 0) for p in range(JOURNEYS.partitions)])
+    found: list[ClientJourneys | None] = []
+    deadline = time.monotonic() + timeout
+    idle_since = time.monotonic()
+    while time.monotonic() < deadline and (not found or time.monotonic() - idle_since < 2):
+        message = consumer.poll(0.2)
+        if message is None or message.error():
+            continue
+        if message.key() == client_key.encode():
+            found.append(codec.decode(message.value()) if message.value() is not None else None)
+            idle_since = time.monotonic()
+    consumer.close()
+    return found
+
+
+@pytest.fixture
+def journey_service(platform: PlatformSettings, tmp_path: Path) -> Iterator[JourneyProcessor]:
+    settings = JourneySettings(**platform.model_dump(), database_url=f"sqlite:///{tmp_path / 'j.db'}",
+                               journey_group_id=f"journey-test-{time.time_ns()}")
+    engine = store.engine_for(settings.effective_database_url)
+    store.create_schema(engine)
+    registry = registry_client(settings.registry_url)
+    processor = JourneyProcessor(settings, engine, AvroTranscoder(registry, VALID, AcceptedEpisode),
+                                 AvroTranscoder(registry, JOURNEYS, ClientJourneys), lambda: NOW)
+    thread = threading.Thread(target=processor.run, daemon=True)
+    thread.start()
+    yield processor
+    processor.stopping.set()
+    thread.join(timeout=30)
+
+
+def test_journeys_are_published_and_offsets_stored_with_the_state(
+    platform: PlatformSettings, journey_service: JourneyProcessor
+) -> None:
+    client_key = f"{time.time_ns():032d}"[-32:]
+    codec = AvroTranscoder(registry_client(platform.registry_url), VALID, AcceptedEpisode)
+    producer = Producer(platform.producer_config())
+    first = accepted(community(episode_id="JT1", discharge_date="2024-03-20", discharge_reason="incomplete_dropped_out"),
+                     client_key)
+    later = accepted(community(episode_id="JT2", referral_date="2024-04-01", triage_date="2024-04-12",
+                               recorded_at="2024-05-01T00:00:00Z", interventions=[]), client_key)
+    for record in (first, later, first):  # the repeat is a redelivery and changes nothing
+        producer.produce(VALID.name, key=client_key.encode(), value=codec.encode(record))
+    producer.flush(10)
+    found = journeys_for(platform, client_key)
+    final = found[-1]
+    assert final is not None
+    assert [[e.episode_id for e in j.episodes] for j in final.journeys] == [["JT1"], ["JT2"]]
+    with Session(journey_service.engine) as session:
+        episodes = store.episodes_of(session, client_key)
+        assert sorted(e.episode_id for e in episodes) == ["JT1", "JT2"]
+        assert sum(store.stored_offsets(session, VALID.name).values()) >= 3
+        assert store.pending_publications(session) == []
