@@ -77,7 +77,7 @@ def bring_up(settings: PlatformSettings) -> None:
     else:
         print(f"Schema registry: using {settings.registry_url}")
     created = ensure_topics(settings.kafka_client_config())
-    print(f"Topics: {len(CATALOGUE)} in the catalogue, {len(created)} created")
+    print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
     register_schemas(settings)
     start_all(settings)
     print("Services: ingest, validator, journey and linker are running and healthy")

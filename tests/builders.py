@@ -29,7 +29,9 @@ def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def community(**overrides: Any) -> dict[str, Any]:
-    base = community_episode(ALEX, "CMTY001", "CE1", date(2024, 3, 6), date(2024, 3, 8), recorded_on=date(2024, 4, 1))
+    base = community_episode(
+        ALEX, "CMTY001", "CE1", date(2024, 3, 6), date(2024, 3, 8), recorded_on=date(2024, 4, 1)
+    )
     return merged(base, overrides)
 
 

@@ -20,7 +20,6 @@ from ndtms.localrun.topics import ensure_topics
 
 TEST_KAFKA_PORT = 29092
 TEST_REGISTRY_PORT = 28081
-TEST_SERVICE_PORTS = {"ingest_port": 28700, "validator_port": 28701, "journey_port": 28702, "linker_port": 28703}
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"
 
 
@@ -29,7 +28,7 @@ def docker_daemon_available() -> bool:
         import docker  # type: ignore[import-untyped]  # noqa: PLC0415 - only where testcontainers may run
 
         docker.from_env(timeout=2).ping()
-    except Exception:  # noqa: BLE001 - no client, no socket, no daemon: all mean "no Docker"
+    except Exception:
         return False
     return True
 
@@ -50,7 +49,10 @@ def running_platform(state_dir: Path) -> Iterator[PlatformSettings]:
             local_kafka_port=TEST_KAFKA_PORT,
             local_registry_port=TEST_REGISTRY_PORT,
             pseudonym_key=TEST_PSEUDONYM_KEY,
-            **TEST_SERVICE_PORTS,
+            ingest_port=28700,
+            validator_port=28701,
+            journey_port=28702,
+            linker_port=28703,
         )
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:

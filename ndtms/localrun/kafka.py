@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -58,6 +59,12 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.cleaner.backoff.ms=5000
 """
+
+
+def _accepts_connections(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class LocalKafka:
@@ -124,6 +131,15 @@ class LocalKafka:
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        # Wait for the port first: librdkafka logs every refused connection while the JVM starts.
+        while not _accepts_connections(self.settings.local_kafka_port):
+            if self.process.pid() is None:
+                raise BrokerUnavailable(f"the Kafka process exited; its log ends:\n{self.process.log_tail()}")
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable(
+                    f"Kafka did not open its port within {timeout:.0f}s; see {self.process.log_file}"
+                )
+            time.sleep(0.2)
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         while time.monotonic() < deadline:
             if self.process.pid() is None:

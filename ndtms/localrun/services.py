@@ -55,11 +55,9 @@ def service_environment(settings: PlatformSettings) -> dict[str, str]:
     """The environment a service process is started with: this one's, plus every setting made explicit."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[f"NDTMS_{name.upper()}"] = str(value)
+        if value is not None:
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"NDTMS_{name.upper()}"] = str(plain)
     env["NDTMS_STATE_DIR"] = str(settings.state_dir.resolve())
     env["KAFKA_BOOTSTRAP_SERVERS"] = settings.bootstrap_servers
     env["NDTMS_SCHEMA_REGISTRY_URL"] = settings.registry_url

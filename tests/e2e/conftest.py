@@ -20,12 +20,16 @@ class Ndtms:
         self.settings = settings
         self.env = service_environment(settings)
 
-    def __call__(self, *args: str, timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(  # noqa: S603
+    def __call__(
+        self, *args: str, timeout: float = 240, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
             [NDTMS, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"ndtms {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"ndtms {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
 

@@ -21,8 +21,13 @@ pytestmark = pytest.mark.broker
 
 def someone(seed: int) -> Person:
     rng = random.Random(seed)
-    return Person(rng.choice(string.ascii_uppercase), rng.choice(string.ascii_uppercase),
-                  date(1970, 1, 1) + timedelta(days=rng.randrange(9000)), "female", "E09000033")
+    return Person(
+        rng.choice(string.ascii_uppercase),
+        rng.choice(string.ascii_uppercase),
+        date(1970, 1, 1) + timedelta(days=rng.randrange(9000)),
+        "female",
+        "E09000033",
+    )
 
 
 def write_jsonl(path: Path, records: list[Any]) -> Path:
@@ -38,16 +43,24 @@ def records_of(ndtms: Ndtms, topic: str, idle: float = 6) -> list[dict[str, Any]
 def test_release_then_community_engagement_appears_as_a_link(ndtms: Ndtms, tmp_path: Path) -> None:
     who = someone(1)
     release = date(2024, 3, 1)
-    feed = write_jsonl(tmp_path / "feed.jsonl", [
-        prison_release(who, "PRISON01", "SKEL-REL", release),
-        community_episode(who, "CMTY001", "SKEL-CE", release + timedelta(days=5), release + timedelta(days=7)),
-        '{"provider_id": "CMTY001", "episode_id": "SKEL-BAD"',
-    ])
+    feed = write_jsonl(
+        tmp_path / "feed.jsonl",
+        [
+            prison_release(who, "PRISON01", "SKEL-REL", release),
+            community_episode(
+                who, "CMTY001", "SKEL-CE", release + timedelta(days=5), release + timedelta(days=7)
+            ),
+            '{"provider_id": "CMTY001", "episode_id": "SKEL-BAD"',
+        ],
+    )
     published = ndtms("publish", str(feed), "--json", check=False)
     assert published.returncode == 1
     summary = json.loads(published.stdout)
     assert summary["accepted"] == 2 and summary["rejected"] == 1
-    assert summary["rejections"][0]["line"] == 3 and "invalid JSON" in summary["rejections"][0]["problems"][0]["message"]
+    assert (
+        summary["rejections"][0]["line"] == 3
+        and "invalid JSON" in summary["rejections"][0]["problems"][0]["message"]
+    )
 
     links = [r for r in records_of(ndtms, "links") if r["key"] == "PRISON01/SKEL-REL"]
     assert links, "no link record for the release"
@@ -64,7 +77,10 @@ def test_undecodable_record_goes_to_the_dlq_and_the_stream_keeps_going(ndtms: Nd
     producer.flush(10)
     who = someone(2)
     release = date(2024, 5, 1)
-    ndtms("publish", str(write_jsonl(tmp_path / "after.jsonl", [prison_release(who, "PRISON02", "SKEL-AFTER", release)])))
+    ndtms(
+        "publish",
+        str(write_jsonl(tmp_path / "after.jsonl", [prison_release(who, "PRISON02", "SKEL-AFTER", release)])),
+    )
     dead = [r for r in records_of(ndtms, "dlq") if r["key"] == "CMTY001/SKEL-GARBAGE"]
     assert dead and "Avro decoding failed" in dead[0]["value"]["headers"]["ndtms.dlq.reason"]
     links = [r for r in records_of(ndtms, "links") if r["key"] == "PRISON02/SKEL-AFTER"]
@@ -93,4 +109,6 @@ def test_status_reports_every_service_up_with_its_lag(ndtms: Ndtms) -> None:
 
 def test_unknown_topic_is_a_clear_error(ndtms: Ndtms) -> None:
     result = ndtms("tail", "nope", "--idle-timeout", "1", check=False)
-    assert result.returncode == 2 and "known topics: raw, valid, errors, journeys, links, dlq" in result.stderr
+    assert (
+        result.returncode == 2 and "known topics: raw, valid, errors, journeys, links, dlq" in result.stderr
+    )

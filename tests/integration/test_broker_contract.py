@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
@@ -35,8 +35,12 @@ def test_avro_roundtrip_through_the_registry(platform: PlatformSettings) -> None
 
 @pytest.mark.parametrize(
     ("payload", "reason"),
-    [(b"", "empty"), (b"{json}", "wire format"), (b"\x00\x00\x00\x00\x01\x02", "Avro decoding failed"),
-     (b"\x00\x7f\xff\xff\xff\x00", "Avro decoding failed")],
+    [
+        (b"", "empty"),
+        (b"{json}", "wire format"),
+        (b"\x00\x00\x00\x00\x01\x02", "Avro decoding failed"),
+        (b"\x00\x7f\xff\xff\xff\x00", "Avro decoding failed"),
+    ],
 )
 def test_undecodable_bytes_say_why(platform: PlatformSettings, payload: bytes, reason: str) -> None:
     codec = AvroTranscoder(registry_client(platform.registry_url), RAW, EpisodeUpdate)

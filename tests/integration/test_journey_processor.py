@@ -24,7 +24,9 @@ from tests.builders import NOW, accepted, community
 pytestmark = pytest.mark.broker
 
 
-def journeys_for(settings: PlatformSettings, client_key: str, timeout: float = 20) -> list[ClientJourneys | None]:
+def journeys_for(
+    settings: PlatformSettings, client_key: str, timeout: float = 20
+) -> list[ClientJourneys | None]:
     codec = AvroTranscoder(registry_client(settings.registry_url), JOURNEYS, ClientJourneys)
     consumer = Consumer({**settings.kafka_client_config(), "group.id": f"t-{time.time_ns()}"})
     consumer.assign([TopicPartition(JOURNEYS.name, p, 0) for p in range(JOURNEYS.partitions)])
@@ -44,13 +46,21 @@ def journeys_for(settings: PlatformSettings, client_key: str, timeout: float = 2
 
 @pytest.fixture
 def journey_service(platform: PlatformSettings, tmp_path: Path) -> Iterator[JourneyProcessor]:
-    settings = JourneySettings(**platform.model_dump(), database_url=f"sqlite:///{tmp_path / 'j.db'}",
-                               journey_group_id=f"journey-test-{time.time_ns()}")
+    settings = JourneySettings(
+        **platform.model_dump(),
+        database_url=f"sqlite:///{tmp_path / 'j.db'}",
+        journey_group_id=f"journey-test-{time.time_ns()}",
+    )
     engine = store.engine_for(settings.effective_database_url)
     store.create_schema(engine)
     registry = registry_client(settings.registry_url)
-    processor = JourneyProcessor(settings, engine, AvroTranscoder(registry, VALID, AcceptedEpisode),
-                                 AvroTranscoder(registry, JOURNEYS, ClientJourneys), lambda: NOW)
+    processor = JourneyProcessor(
+        settings,
+        engine,
+        AvroTranscoder(registry, VALID, AcceptedEpisode),
+        AvroTranscoder(registry, JOURNEYS, ClientJourneys),
+        lambda: NOW,
+    )
     thread = threading.Thread(target=processor.run, daemon=True)
     thread.start()
     yield processor
@@ -64,10 +74,20 @@ def test_journeys_are_published_and_offsets_stored_with_the_state(
     client_key = f"{time.time_ns():032d}"[-32:]
     codec = AvroTranscoder(registry_client(platform.registry_url), VALID, AcceptedEpisode)
     producer = Producer(platform.producer_config())
-    first = accepted(community(episode_id="JT1", discharge_date="2024-03-20", discharge_reason="incomplete_dropped_out"),
-                     client_key)
-    later = accepted(community(episode_id="JT2", referral_date="2024-04-01", triage_date="2024-04-12",
-                               recorded_at="2024-05-01T00:00:00Z", interventions=[]), client_key)
+    first = accepted(
+        community(episode_id="JT1", discharge_date="2024-03-20", discharge_reason="incomplete_dropped_out"),
+        client_key,
+    )
+    later = accepted(
+        community(
+            episode_id="JT2",
+            referral_date="2024-04-01",
+            triage_date="2024-04-12",
+            recorded_at="2024-05-01T00:00:00Z",
+            interventions=[],
+        ),
+        client_key,
+    )
     for record in (first, later, first):  # the repeat is a redelivery and changes nothing
         producer.produce(VALID.name, key=client_key.encode(), value=codec.encode(record))
     producer.flush(10)

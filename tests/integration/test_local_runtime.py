@@ -14,12 +14,14 @@ pytestmark = pytest.mark.broker
 
 
 def run(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([NDTMS, *args], env=env, capture_output=True, text=True, timeout=300, check=True)  # noqa: S603
+    result = subprocess.run([NDTMS, *args], env=env, capture_output=True, text=True, timeout=300, check=True)
     return result.stdout
 
 
-@pytest.mark.parametrize(("component", "port_setting", "port"), [("kafka", "NDTMS_LOCAL_KAFKA_PORT", "39092"),
-                                                                  ("registry", "NDTMS_LOCAL_REGISTRY_PORT", "38081")])
+@pytest.mark.parametrize(
+    ("component", "port_setting", "port"),
+    [("kafka", "NDTMS_LOCAL_KAFKA_PORT", "39092"), ("registry", "NDTMS_LOCAL_REGISTRY_PORT", "38081")],
+)
 def test_start_is_idempotent_and_stop_stops_only_its_own_process(
     tmp_path: Path, component: str, port_setting: str, port: str
 ) -> None:
@@ -29,9 +31,11 @@ def test_start_is_idempotent_and_stop_stops_only_its_own_process(
         assert "ready at" in run(env, component, "start")
         record = (tmp_path / "run" / f"{component}.json").read_text()
         assert "ready at" in run(env, component, "start")
-        assert (tmp_path / "run" / f"{component}.json").read_text() == record  # same process, not a second one
+        assert (
+            tmp_path / "run" / f"{component}.json"
+        ).read_text() == record  # same process, not a second one
         assert (tmp_path / "logs" / f"{component}.log").exists()
         assert "stopped" in run(env, component, "stop")
         assert "was not running" in run(env, component, "stop")
     finally:
-        subprocess.run([NDTMS, component, "stop"], env=env, capture_output=True, timeout=120, check=False)  # noqa: S603
+        subprocess.run([NDTMS, component, "stop"], env=env, capture_output=True, timeout=120, check=False)

@@ -57,7 +57,9 @@ def test_fix_clears_the_finding_with_an_empty_report() -> None:
 
 def test_stale_revision_changes_nothing() -> None:
     head, decisions = run([VALID_2, VALID_1])
-    assert decisions[1].verdict is Verdict.STALE and decisions[1].forward == () and decisions[1].report is None
+    assert (
+        decisions[1].verdict is Verdict.STALE and decisions[1].forward == () and decisions[1].report is None
+    )
     assert head is not None and head.accepted_revision == 2
 
 

@@ -11,7 +11,14 @@ import fastavro
 import pytest
 from pydantic import BaseModel
 
-from ndtms.contract.episodes import DischargeReason, ExitReason, InterventionType, ReferralOnRelease, Setting, Sex
+from ndtms.contract.episodes import (
+    DischargeReason,
+    ExitReason,
+    InterventionType,
+    ReferralOnRelease,
+    Setting,
+    Sex,
+)
 from ndtms.contract.findings import Finding, Severity, ValidationReport
 from ndtms.contract.journeys import ClientJourneys, CustodyPeriod, Journey, JourneyEpisode, JourneyStatus
 from ndtms.contract.links import LinkStatus, TransferLink
@@ -30,24 +37,56 @@ def roundtrip(schema_file: str, record: BaseModel) -> BaseModel:
 
 
 LINK = TransferLink(
-    transfer_id="PRISON01/EP1", client_key="k" * 32, prison_provider_id="PRISON01", prison_episode_id="EP1",
-    prison_exit_date=date(2024, 3, 1), exit_destination_la="E09000033", window_end_date=date(2024, 3, 22),
-    status=LinkStatus.ENGAGED, community_provider_id="CMTY001", community_episode_id="CE1",
-    triage_date=date(2024, 3, 6), structured_start_date=date(2024, 3, 8), days_to_engagement=7, decided_at=NOW,
+    transfer_id="PRISON01/EP1",
+    client_key="k" * 32,
+    prison_provider_id="PRISON01",
+    prison_episode_id="EP1",
+    prison_exit_date=date(2024, 3, 1),
+    exit_destination_la="E09000033",
+    window_end_date=date(2024, 3, 22),
+    status=LinkStatus.ENGAGED,
+    community_provider_id="CMTY001",
+    community_episode_id="CE1",
+    triage_date=date(2024, 3, 6),
+    structured_start_date=date(2024, 3, 8),
+    days_to_engagement=7,
+    decided_at=NOW,
 )
 JOURNEYS = ClientJourneys(
     client_key="k" * 32,
-    journeys=(Journey(journey_id="CMTY001/CE1", start_date=date(2024, 3, 8), discharge_date=None, discharge_reason=None,
-                      status=JourneyStatus.OPEN,
-                      episodes=(JourneyEpisode(provider_id="CMTY001", episode_id="CE1", start_date=date(2024, 3, 8),
-                                               discharge_date=None),)),),
-    custody_periods=(CustodyPeriod(provider_id="PRISON01", episode_id="EP1", reception_date=date(2023, 11, 2),
-                                   prison_exit_date=date(2024, 3, 1), exit_reason=ExitReason.RELEASED,
-                                   exit_destination_la="E09000033"),),
+    journeys=(
+        Journey(
+            journey_id="CMTY001/CE1",
+            start_date=date(2024, 3, 8),
+            discharge_date=None,
+            discharge_reason=None,
+            status=JourneyStatus.OPEN,
+            episodes=(
+                JourneyEpisode(
+                    provider_id="CMTY001", episode_id="CE1", start_date=date(2024, 3, 8), discharge_date=None
+                ),
+            ),
+        ),
+    ),
+    custody_periods=(
+        CustodyPeriod(
+            provider_id="PRISON01",
+            episode_id="EP1",
+            reception_date=date(2023, 11, 2),
+            prison_exit_date=date(2024, 3, 1),
+            exit_reason=ExitReason.RELEASED,
+            exit_destination_la="E09000033",
+        ),
+    ),
     updated_at=NOW,
 )
-REPORT = ValidationReport(provider_id="P1", episode_id="E1", revision=3, checked_at=NOW,
-                          findings=(Finding(rule="DAT002", severity=Severity.ERROR, field="triage_date", message="m"),))
+REPORT = ValidationReport(
+    provider_id="P1",
+    episode_id="E1",
+    revision=3,
+    checked_at=NOW,
+    findings=(Finding(rule="DAT002", severity=Severity.ERROR, field="triage_date", message="m"),),
+)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +94,10 @@ REPORT = ValidationReport(provider_id="P1", episode_id="E1", revision=3, checked
     [
         ("episode_update.avsc", update(secure())),
         ("episode_update.avsc", update(community())),
-        ("episode_update.avsc", update({"provider_id": "P", "episode_id": "E", "revision": 9, "deleted": True})),
+        (
+            "episode_update.avsc",
+            update({"provider_id": "P", "episode_id": "E", "revision": 9, "deleted": True}),
+        ),
         ("accepted_episode.avsc", accepted(secure())),
         ("transfer_link.avsc", LINK),
         ("client_journeys.avsc", JOURNEYS),
@@ -79,9 +121,15 @@ def enum_symbols(schema: Any, found: dict[str, list[str]]) -> dict[str, list[str
 
 
 ENUMS: dict[str, type[StrEnum]] = {
-    "Setting": Setting, "Sex": Sex, "InterventionType": InterventionType, "DischargeReason": DischargeReason,
-    "ExitReason": ExitReason, "ReferralOnRelease": ReferralOnRelease, "Severity": Severity,
-    "LinkStatus": LinkStatus, "JourneyStatus": JourneyStatus,
+    "Setting": Setting,
+    "Sex": Sex,
+    "InterventionType": InterventionType,
+    "DischargeReason": DischargeReason,
+    "ExitReason": ExitReason,
+    "ReferralOnRelease": ReferralOnRelease,
+    "Severity": Severity,
+    "LinkStatus": LinkStatus,
+    "JourneyStatus": JourneyStatus,
 }
 
 

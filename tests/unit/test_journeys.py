@@ -14,9 +14,14 @@ from services.journey.journeys import EpisodeSpan, custody_periods_of, journeys_
 D = date(2024, 1, 10)
 
 
-def episode(name: str, start: int, discharged: int | None, setting: Setting = Setting.COMMUNITY) -> EpisodeSpan:
+def episode(
+    name: str, start: int, discharged: int | None, setting: Setting = Setting.COMMUNITY
+) -> EpisodeSpan:
     return EpisodeSpan(
-        provider_id="CMTY001", episode_id=name, setting=setting, referral_date=D + timedelta(days=start),
+        provider_id="CMTY001",
+        episode_id=name,
+        setting=setting,
+        referral_date=D + timedelta(days=start),
         discharge_date=D + timedelta(days=discharged) if discharged is not None else None,
         discharge_reason=DischargeReason.INCOMPLETE_DROPPED_OUT if discharged is not None else None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -11,23 +12,39 @@ from ndtms.contract.links import LinkStatus
 from services.linker.matching import EpisodeFacts, InterventionFacts, Outcome, outcomes
 
 D = date(2024, 3, 1)
-PH, PS, RS = InterventionType.PHARMACOLOGICAL, InterventionType.PSYCHOSOCIAL, InterventionType.RECOVERY_SUPPORT
+PH, PS, RS = (
+    InterventionType.PHARMACOLOGICAL,
+    InterventionType.PSYCHOSOCIAL,
+    InterventionType.RECOVERY_SUPPORT,
+)
 
 
-def prison(episode: str = "EP1", exit_date: date = D, **overrides: object) -> EpisodeFacts:
+def prison(episode: str = "EP1", exit_date: date | None = D, **overrides: Any) -> EpisodeFacts:
     fields: dict[str, object] = {
-        "provider_id": "PRISON01", "episode_id": episode, "revision": 1, "setting": Setting.SECURE,
-        "discharge_reason": DischargeReason.TRANSFERRED_NOT_IN_CUSTODY, "exit_reason": ExitReason.RELEASED,
-        "prison_exit_date": exit_date, "exit_destination_la": "E09000033",
+        "provider_id": "PRISON01",
+        "episode_id": episode,
+        "revision": 1,
+        "setting": Setting.SECURE,
+        "discharge_reason": DischargeReason.TRANSFERRED_NOT_IN_CUSTODY,
+        "exit_reason": ExitReason.RELEASED,
+        "prison_exit_date": exit_date,
+        "exit_destination_la": "E09000033",
     }
     fields.update(overrides)
     return EpisodeFacts(**fields)  # type: ignore[arg-type]
 
 
-def seen(provider: str = "CMTY001", episode: str = "CE1", triage: int | None = None,
-         starts: tuple[tuple[InterventionType, int], ...] = ()) -> EpisodeFacts:
+def seen(
+    provider: str = "CMTY001",
+    episode: str = "CE1",
+    triage: int | None = None,
+    starts: tuple[tuple[InterventionType, int], ...] = (),
+) -> EpisodeFacts:
     return EpisodeFacts(
-        provider_id=provider, episode_id=episode, revision=1, setting=Setting.COMMUNITY,
+        provider_id=provider,
+        episode_id=episode,
+        revision=1,
+        setting=Setting.COMMUNITY,
         triage_date=D + timedelta(days=triage) if triage is not None else None,
         interventions=tuple(InterventionFacts(t, D + timedelta(days=d)) for t, d in starts),
     )
@@ -40,7 +57,12 @@ def outcome_of(*episodes: EpisodeFacts, today: date = D + timedelta(days=60), gr
 
 @pytest.mark.parametrize(
     ("day", "status"),
-    [(-1, LinkStatus.NOT_ENGAGED), (0, LinkStatus.ENGAGED), (21, LinkStatus.ENGAGED), (22, LinkStatus.NOT_ENGAGED)],
+    [
+        (-1, LinkStatus.NOT_ENGAGED),
+        (0, LinkStatus.ENGAGED),
+        (21, LinkStatus.ENGAGED),
+        (22, LinkStatus.NOT_ENGAGED),
+    ],
 )
 def test_structured_start_window_includes_both_ends(day: int, status: LinkStatus) -> None:
     result = outcome_of(prison(), seen(starts=((PH, day),)))
@@ -49,7 +71,9 @@ def test_structured_start_window_includes_both_ends(day: int, status: LinkStatus
         assert result.days_to_engagement == day and result.structured_start_date == D + timedelta(days=day)
 
 
-@pytest.mark.parametrize(("day", "status"), [(0, LinkStatus.TRIAGED), (21, LinkStatus.TRIAGED), (22, LinkStatus.NOT_ENGAGED)])
+@pytest.mark.parametrize(
+    ("day", "status"), [(0, LinkStatus.TRIAGED), (21, LinkStatus.TRIAGED), (22, LinkStatus.NOT_ENGAGED)]
+)
 def test_triage_alone_is_triaged_not_engaged(day: int, status: LinkStatus) -> None:
     assert outcome_of(prison(), seen(triage=day)).status is status
 
@@ -65,8 +89,11 @@ def test_reopened_episode_with_old_triage_and_new_intervention_is_engaged() -> N
 
 def test_earliest_start_wins_and_ties_go_to_lowest_provider_then_episode() -> None:
     result = outcome_of(
-        prison(), seen("CMTY009", "A", starts=((PH, 5),)), seen("CMTY002", "Z", starts=((PH, 5),)),
-        seen("CMTY002", "B", starts=((PH, 5),)), seen("CMTY001", "X", starts=((PH, 6),)),
+        prison(),
+        seen("CMTY009", "A", starts=((PH, 5),)),
+        seen("CMTY002", "Z", starts=((PH, 5),)),
+        seen("CMTY002", "B", starts=((PH, 5),)),
+        seen("CMTY001", "X", starts=((PH, 6),)),
     )
     assert (result.community_provider_id, result.community_episode_id) == ("CMTY002", "B")
 
@@ -89,18 +116,27 @@ def test_pending_while_open_then_not_engaged_after_window_and_grace() -> None:
         {"prison_exit_date": None},
     ],
 )
-def test_only_a_release_transferred_not_in_custody_is_a_transfer(overrides: dict[str, object]) -> None:
+def test_only_a_release_transferred_not_in_custody_is_a_transfer(overrides: dict[str, Any]) -> None:
     assert outcomes("client", [prison(**overrides), seen(starts=((PH, 3),))], D, 0) == {}
 
 
 def test_each_release_is_counted_on_its_own() -> None:
     second = D + timedelta(days=100)
-    result = outcomes("client", [prison("EP1"), prison("EP2", second), seen(starts=((PH, 102),))], D + timedelta(days=200), 0)
+    result = outcomes(
+        "client",
+        [prison("EP1"), prison("EP2", second), seen(starts=((PH, 102),))],
+        D + timedelta(days=200),
+        0,
+    )
     assert result["PRISON01/EP1"].status is LinkStatus.NOT_ENGAGED
     assert result["PRISON01/EP2"].status is LinkStatus.ENGAGED
 
 
 def test_a_community_episode_never_matches_on_secure_interventions() -> None:
-    other_prison = prison("EP2", D - timedelta(days=300), discharge_reason=None,
-                          interventions=(InterventionFacts(PH, D + timedelta(days=2)),))
+    other_prison = prison(
+        "EP2",
+        D - timedelta(days=300),
+        discharge_reason=None,
+        interventions=(InterventionFacts(PH, D + timedelta(days=2)),),
+    )
     assert outcome_of(prison(), other_prison).status is LinkStatus.NOT_ENGAGED

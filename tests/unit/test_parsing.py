@@ -30,8 +30,17 @@ def test_a_valid_line_parses() -> None:
         (line(community(revision=0)), "revision", "greater than or equal to 1"),
         (line(community(setting="hospital")), "setting", "'community' or 'secure'"),
         (line(community(client={"sex": "m"})), "client.sex", "expected"),
-        (line(community(interventions=[{"intervention_id": "I", "type": "pharmacological", "start_date": "1/3/2024"}])),
-         "interventions[0].start_date", "YYYY-MM-DD"),
+        (
+            line(
+                community(
+                    interventions=[
+                        {"intervention_id": "I", "type": "pharmacological", "start_date": "1/3/2024"}
+                    ]
+                )
+            ),
+            "interventions[0].start_date",
+            "YYYY-MM-DD",
+        ),
         (line(community(recorded_at="2024-03-01T10:00:00")), "recorded_at", "offset"),
         (line(community(colour="blue")), "colour", "not part of the contract"),
         (line(community(client=...)), "", "client"),
@@ -47,7 +56,9 @@ def test_problems_say_what_and_where(raw: bytes, path: str, words: str) -> None:
 
 
 def test_a_withdrawal_needs_only_its_identity() -> None:
-    assert parse_line(1, line({"provider_id": "P1", "episode_id": "E1", "revision": 4, "deleted": True})).accepted
+    assert parse_line(
+        1, line({"provider_id": "P1", "episode_id": "E1", "revision": 4, "deleted": True})
+    ).accepted
 
 
 def test_blank_lines_are_skipped_and_lines_are_numbered_from_one() -> None:
@@ -56,6 +67,8 @@ def test_blank_lines_are_skipped_and_lines_are_numbered_from_one() -> None:
 
 
 def test_duplicates_in_one_submission_are_refused_after_the_first() -> None:
-    parsed = list(reject_duplicates(parse_jsonl([line(community()), line(community()), line(community(revision=2))])))
+    parsed = list(
+        reject_duplicates(parse_jsonl([line(community()), line(community()), line(community(revision=2))]))
+    )
     assert [p.accepted for p in parsed] == [True, False, True]
     assert "duplicate of line 1" in parsed[1].problems[0].message

@@ -22,23 +22,28 @@ def feed(person: Person, records: list[dict], today: date = TODAY) -> tuple[Pers
 
 
 def test_release_then_engagement_publishes_pending_then_engaged() -> None:
-    person, changes = feed(Person(KEY), [secure(), community()])
+    _, changes = feed(Person(KEY), [secure(), community()])
     assert [c.published[0].status for c in changes] == [LinkStatus.PENDING, LinkStatus.ENGAGED]
 
 
 def test_unchanged_outcome_is_not_published_again() -> None:
-    _, changes = feed(Person(KEY), [secure(), community(), community(revision=2, client={"local_authority": "E08000025"})])
+    _, changes = feed(
+        Person(KEY), [secure(), community(), community(revision=2, client={"local_authority": "E08000025"})]
+    )
     assert not changes[2]
 
 
 def test_redelivered_revision_republishes_current_outcomes() -> None:
-    person, changes = feed(Person(KEY), [secure(), community(), community()])
+    _, changes = feed(Person(KEY), [secure(), community(), community()])
     assert [o.status for o in changes[2].published] == [LinkStatus.ENGAGED]
 
 
 def test_correction_moves_outcome_back_and_deletion_tombstones_the_transfer() -> None:
-    late_start = community(revision=2, interventions=[
-        {"intervention_id": "CE1-I0", "type": "psychosocial", "start_date": "2024-03-08"}], triage_date="2024-03-06")
+    late_start = community(
+        revision=2,
+        interventions=[{"intervention_id": "CE1-I0", "type": "psychosocial", "start_date": "2024-03-08"}],
+        triage_date="2024-03-06",
+    )
     person, changes = feed(Person(KEY), [secure(), late_start])
     assert changes[1].published[0].status is LinkStatus.ENGAGED
     corrected = community(revision=3, interventions=[], triage_date="2024-03-06")
@@ -65,8 +70,12 @@ def test_clock_tick_closes_the_window() -> None:
 
 
 def test_final_outcomes_do_not_depend_on_arrival_order() -> None:
-    records = [secure(), community(), community(revision=2, interventions=[], triage_date="2024-03-20"),
-               secure(revision=2, custody={"prison_exit_date": "2024-03-02"})]
+    records = [
+        secure(),
+        community(),
+        community(revision=2, interventions=[], triage_date="2024-03-20"),
+        secure(revision=2, custody={"prison_exit_date": "2024-03-02"}),
+    ]
     finals = set()
     for order in permutations(records):
         person, _ = feed(Person(KEY), list(order), today=TODAY + timedelta(days=60))

@@ -28,26 +28,64 @@ CASES = [
     ("ATT001", community(client={"second_initial": "1"}), community(client={"second_initial": "Z"})),
     ("ATT002", community(client={"date_of_birth": "2024-04-02"}, referral_date="2024-03-05"), None),
     # 18th birthday on the referral day is adult; the day before is not
-    ("ATT003", community(client={"date_of_birth": "2006-03-06"}), community(client={"date_of_birth": "2006-03-05"})),
-    ("ATT004", community(client={"date_of_birth": "1914-03-05"}), community(client={"date_of_birth": "1914-03-06"})),
-    ("ATT005", community(client={"local_authority": "E0900003"}), community(client={"local_authority": "X99999998"})),
-    ("ATT005", community(client={"local_authority": "W06000001"}), community(client={"local_authority": "E10000016"})),
+    (
+        "ATT003",
+        community(client={"date_of_birth": "2006-03-06"}),
+        community(client={"date_of_birth": "2006-03-05"}),
+    ),
+    (
+        "ATT004",
+        community(client={"date_of_birth": "1914-03-05"}),
+        community(client={"date_of_birth": "1914-03-06"}),
+    ),
+    (
+        "ATT005",
+        community(client={"local_authority": "E0900003"}),
+        community(client={"local_authority": "X99999998"}),
+    ),
+    (
+        "ATT005",
+        community(client={"local_authority": "W06000001"}),
+        community(client={"local_authority": "E10000016"}),
+    ),
     ("ATT006", community(client={"consent": False}), None),
     ("DAT001", community(recorded_at="2024-03-07T23:59:00Z"), community(recorded_at="2024-03-08T00:00:00Z")),
     ("DAT002", community(triage_date="2024-03-04"), community(triage_date="2024-03-05")),
     (
         "DAT003",
-        community(referral_date="2024-03-06", triage_date="2024-03-06", interventions=[
-            {"intervention_id": "I1", "type": "psychosocial", "start_date": "2024-03-05"}]),
-        community(referral_date="2024-03-05", triage_date="2024-03-06", interventions=[
-            {"intervention_id": "I1", "type": "psychosocial", "start_date": "2024-03-05"}]),
+        community(
+            referral_date="2024-03-06",
+            triage_date="2024-03-06",
+            interventions=[{"intervention_id": "I1", "type": "psychosocial", "start_date": "2024-03-05"}],
+        ),
+        community(
+            referral_date="2024-03-05",
+            triage_date="2024-03-06",
+            interventions=[{"intervention_id": "I1", "type": "psychosocial", "start_date": "2024-03-05"}],
+        ),
     ),
     (
         "DAT004",
-        community(interventions=[{"intervention_id": "I1", "type": "psychosocial", "start_date": "2024-03-08",
-                                  "end_date": "2024-03-07"}]),
-        community(interventions=[{"intervention_id": "I1", "type": "psychosocial", "start_date": "2024-03-08",
-                                  "end_date": "2024-03-08"}]),
+        community(
+            interventions=[
+                {
+                    "intervention_id": "I1",
+                    "type": "psychosocial",
+                    "start_date": "2024-03-08",
+                    "end_date": "2024-03-07",
+                }
+            ]
+        ),
+        community(
+            interventions=[
+                {
+                    "intervention_id": "I1",
+                    "type": "psychosocial",
+                    "start_date": "2024-03-08",
+                    "end_date": "2024-03-08",
+                }
+            ]
+        ),
     ),
     (
         "DAT005",
@@ -55,31 +93,50 @@ CASES = [
         community(interventions=[], discharge_date="2024-03-06", discharge_reason="incomplete_dropped_out"),
     ),
     ("DAT006", secure(discharge_date="2023-11-03", custody={"prison_exit_date": "2023-11-03"}), None),
-    ("DAT007", community(discharge_date="2024-03-20"), community(discharge_date="2024-03-20",
-                                                                  discharge_reason="incomplete_dropped_out")),
+    (
+        "DAT007",
+        community(discharge_date="2024-03-20"),
+        community(discharge_date="2024-03-20", discharge_reason="incomplete_dropped_out"),
+    ),
     ("DAT007", community(discharge_reason="incomplete_dropped_out"), None),
     ("SEC001", secure(custody=None, discharge_reason="incomplete_dropped_out"), None),
     (
         "SEC002",
         secure(custody={"reception_date": "2024-03-02"}),
-        secure(custody={"reception_date": "2024-03-01"}, referral_date="2024-03-01", triage_date="2024-03-01",
-               interventions=[]),
+        secure(
+            custody={"reception_date": "2024-03-01"},
+            referral_date="2024-03-01",
+            triage_date="2024-03-01",
+            interventions=[],
+        ),
     ),
     ("SEC003", secure(custody={"exit_reason": "other"}), None),
     ("SEC003", secure(custody={"prison_exit_date": None}), None),
     ("SEC003", secure(custody={"exit_destination_la": None}), None),
     ("SEC004", secure(custody={"exit_destination_la": "E1000001"}), None),
-    ("SEC005", secure(custody={"referral_on_release": "recovery_support_only"}),
-     secure(custody={"referral_on_release": "structured_treatment_and_recovery_support"})),
-    ("SEC006", secure(discharge_reason="treatment_completed_drug_free"),
-     secure(discharge_reason="treatment_completed_drug_free", custody={"referral_on_release": "no_onward_referral"})),
+    (
+        "SEC005",
+        secure(custody={"referral_on_release": "recovery_support_only"}),
+        secure(custody={"referral_on_release": "structured_treatment_and_recovery_support"}),
+    ),
+    (
+        "SEC006",
+        secure(discharge_reason="treatment_completed_drug_free"),
+        secure(
+            discharge_reason="treatment_completed_drug_free",
+            custody={"referral_on_release": "no_onward_referral"},
+        ),
+    ),
     (
         "CMT001",
         community(discharge_date="2024-03-07", discharge_reason="incomplete_dropped_out"),
         community(discharge_date="2024-03-08", discharge_reason="incomplete_dropped_out"),
     ),
-    ("CMT002", community(discharge_date="2024-03-20", discharge_reason="incomplete_released_from_court"),
-     community(discharge_date="2024-03-20", discharge_reason="incomplete_client_died")),
+    (
+        "CMT002",
+        community(discharge_date="2024-03-20", discharge_reason="incomplete_released_from_court"),
+        community(discharge_date="2024-03-20", discharge_reason="incomplete_client_died"),
+    ),
 ]
 
 
@@ -113,7 +170,10 @@ def test_attributor_change_names_the_attributor_but_not_its_value(attributor: st
 
 
 def test_a_withdrawal_is_not_checked() -> None:
-    assert evaluate(RuleInput(update({"provider_id": "P1", "episode_id": "E1", "revision": 3, "deleted": True}))) == ()
+    assert (
+        evaluate(RuleInput(update({"provider_id": "P1", "episode_id": "E1", "revision": 3, "deleted": True})))
+        == ()
+    )
 
 
 def test_every_finding_says_where_and_what() -> None:
