@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
 
 from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.findings import ValidationReport
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE, RAW, TopicSpec, resolve
+from ndtms.contract.topics import CATALOGUE, ERRORS, RAW, TopicSpec, resolve
 from ndtms.contract.transcoding import (
     AvroTranscoder,
     UndecodableRecord,
@@ -33,6 +35,8 @@ from ndtms.status import collect
 from ndtms.synthetic import demo_feed
 from services.ingest.parsing import Parsed, parse_jsonl, reject_duplicates
 from services.ingest.publishing import RawTopicWriter
+from services.validator.catalogue_doc import render as render_rules
+from services.validator.quality import open_findings
 
 
 class CommandFailed(Exception):
@@ -266,6 +270,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules(_args: argparse.Namespace) -> int:
+    print(render_rules(), end="")
+    return 0
+
+
+def cmd_dq(args: argparse.Namespace) -> int:
+    settings = _settings()
+    codec = AvroTranscoder(registry_client(settings.registry_url), ERRORS, ValidationReport)
+    reports = []
+    for record in tail(settings, ERRORS, from_beginning=True, idle_timeout=args.idle_timeout):
+        if record["value"] is not None and "undecodable" not in record["value"]:
+            reports.append(codec.model.model_validate(record["value"]))
+    summaries = open_findings(reports, args.provider)
+    if args.json:
+        print(json.dumps({"providers": [asdict(s) for s in summaries]}, default=str))
+        return 0
+    if not summaries:
+        print("No open findings" + (f" for {args.provider}" if args.provider else "") + ".")
+        return 0
+    for summary in summaries:
+        print(f"{summary.provider_id}: {summary.errors} error(s), {summary.warnings} warning(s) open")
+        for rule in summary.rules:
+            shown = ", ".join(rule.episodes[:8]) + (
+                f" and {len(rule.episodes) - 8} more" if len(rule.episodes) > 8 else ""
+            )
+            print(f"  {rule.rule} {rule.severity.value:<7} {rule.count:>5} episode(s): {shown}")
+    print("Rules are explained in docs/validation-rules.md (or `ndtms rules`).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ndtms", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -295,6 +329,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="services up and their lag, topic end offsets")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+    sub.add_parser("rules", help="print the validation rule catalogue (Markdown)").set_defaults(
+        func=cmd_rules
+    )
+    p = sub.add_parser("dq", help="open validation findings per provider and rule")
+    p.add_argument("--provider", help="only this provider")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="stop reading the errors topic after this long with nothing new",
+    )
+    p.set_defaults(func=cmd_dq)
     p = sub.add_parser("demo", help="bring everything up and run a synthetic feed through it")
     p.add_argument("--people", type=int, default=12)
     p.add_argument(

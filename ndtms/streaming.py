@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,5 +58,6 @@ def _add_health_and_metrics(app: faust.App) -> None:
 
 def run_worker(app: faust.App) -> None:
     """Run the app as this process's worker until SIGTERM."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     worker = faust.Worker(app, loglevel="info")
     worker.execute_from_commandline()

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 from confluent_kafka import Producer
 
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.logs import configure_logging
 from services.ingest.http import create_app
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = IngestSettings()
     producer = Producer(settings.producer_config())
     writer = RawTopicWriter(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
 import uvicorn
@@ -11,6 +10,7 @@ from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.topics import JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.logs import configure_logging
 from ndtms.streaming import system_clock
 from services.journey import store
 from services.journey.http import create_app
@@ -19,7 +19,7 @@ from services.journey.settings import JourneySettings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = JourneySettings()
     engine = store.engine_for(settings.effective_database_url)
     store.create_schema(engine)

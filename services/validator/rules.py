@@ -8,11 +8,12 @@ previously accepted revision (consistency between revisions).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from ndtms.contract.episodes import (
+    AcceptedEpisode,
     DischargeReason,
     EpisodeUpdate,
     ExitReason,
@@ -371,7 +372,7 @@ CATALOGUE: tuple[Rule, ...] = (
         "ATT001",
         E,
         ("client.first_initial", "client.second_initial"),
-        "Initials are single letters A-Z.",
+        "Initials are single letters A-Z (either case).",
         _initials,
     ),
     Rule(
@@ -490,3 +491,59 @@ def evaluate(subject: RuleInput) -> tuple[Finding, ...]:
     if subject.update.deleted:
         return ()
     return tuple(finding for rule in CATALOGUE for finding in rule.evaluate(subject))
+
+
+# --- across one person's episodes -----------------------------------------------------------
+# These look at every accepted episode of one person (by client_key). They only warn: an
+# error would make one episode's acceptance depend on another's arrival.
+
+
+@dataclass(frozen=True)
+class PersonRule:
+    code: str
+    severity: Severity
+    fields: tuple[str, ...]
+    summary: str
+    # yields (episode key, field path, message)
+    check: Callable[[Sequence[AcceptedEpisode]], Iterator[tuple[str, str, str]]]
+
+
+def _open_at_later_reception(episodes: Sequence[AcceptedEpisode]) -> Iterator[tuple[str, str, str]]:
+    receptions = sorted(
+        e.custody.reception_date
+        for e in episodes
+        if e.setting is Setting.SECURE and e.custody is not None and e.custody.reception_date is not None
+    )
+    for episode in episodes:
+        if episode.setting is not Setting.COMMUNITY or episode.discharge_date is not None:
+            continue
+        began = episode.triage_date or episode.referral_date
+        later = [r for r in receptions if began is not None and r > began]
+        if later:
+            yield (
+                episode.episode_key,
+                "discharge_date",
+                f"the episode is still open but the client was received into custody on "
+                f"{later[0].isoformat()}: close it (discharge reason transferred_in_custody, or "
+                "incomplete_retained_in_custody) so that a return after release is recorded correctly",
+            )
+
+
+PERSON_CATALOGUE: tuple[PersonRule, ...] = (
+    PersonRule(
+        "CMT003",
+        W,
+        ("discharge_date",),
+        "A community episode is not left open when the client later enters custody.",
+        _open_at_later_reception,
+    ),
+)
+
+
+def evaluate_person(episodes: Sequence[AcceptedEpisode]) -> dict[str, tuple[Finding, ...]]:
+    """Cross-episode findings per episode key (every given episode has an entry, maybe empty)."""
+    found: dict[str, list[Finding]] = {e.episode_key: [] for e in episodes}
+    for rule in PERSON_CATALOGUE:
+        for key, path, message in rule.check(episodes):
+            found[key].append(Finding(rule=rule.code, severity=rule.severity, field=path, message=message))
+    return {key: tuple(findings) for key, findings in found.items()}

@@ -19,6 +19,7 @@ from ndtms.contract.topics import DLQ, ERRORS, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.streaming import Clock, faust_app
 from services.validator.acceptance import EpisodeHead, Verdict, decide
+from services.validator.cross_episode import PersonEpisodes, apply_accepted
 from services.validator.settings import ValidatorSettings
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ FINDINGS = Counter(
 DEAD_LETTERS = Counter("ndtms_dlq_records_total", "Records sent to the dead-letter queue", ["service"])
 
 HEADS = TypeAdapter(EpisodeHead)
+PEOPLE = TypeAdapter(PersonEpisodes)
 
 
 def dead_letter_headers(reason: str, message: Any) -> list[tuple[str, bytes]]:
@@ -55,6 +57,7 @@ def build(settings: ValidatorSettings, clock: Clock) -> faust.App:
 
     raw, valid, errors, dlq = (topic(t.name, t.partitions) for t in (RAW, VALID, ERRORS, DLQ))
     heads = app.Table("episode-heads", partitions=RAW.partitions, key_type=str)
+    people = app.Table("people", partitions=VALID.partitions, key_type=str)
 
     async def dead_letter(event: faust.types.EventT[bytes], reason: str) -> None:
         DEAD_LETTERS.labels("validator").inc()
@@ -86,5 +89,24 @@ def build(settings: ValidatorSettings, clock: Clock) -> faust.App:
             if decision.verdict in (Verdict.ACCEPTED, Verdict.REJECTED) and decision.head != head:
                 heads[key] = HEADS.dump_python(decision.head, mode="json")
             log.debug("checked %s revision %d: %s", key, update.revision, decision.verdict.value)
+
+    @app.agent(valid)
+    async def check_across_episodes(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                accepted = valid_codec.decode(event.value)
+            except UndecodableRecord as exc:
+                await dead_letter(event, str(exc))
+                continue
+            stored = people.get(accepted.client_key)
+            state = PEOPLE.validate_python(stored) if stored is not None else PersonEpisodes()
+            new_state, reports = apply_accepted(state, accepted, clock())
+            for report in reports:
+                for finding in report.findings:
+                    FINDINGS.labels(finding.rule, finding.severity.value).inc()
+                key = f"{report.provider_id}/{report.episode_id}".encode()
+                await errors.send(key=key, value=report_codec.encode(report))
+            if new_state != state:
+                people[accepted.client_key] = PEOPLE.dump_python(new_state, mode="json")
 
     return app

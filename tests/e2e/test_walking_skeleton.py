@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import string
+import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,25 @@ def write_jsonl(path: Path, records: list[Any]) -> Path:
     return path
 
 
-def records_of(ndtms: Ndtms, topic: str, idle: float = 6) -> list[dict[str, Any]]:
+def records_of(ndtms: Ndtms, topic: str, idle: float = 3) -> list[dict[str, Any]]:
     result = ndtms("tail", topic, "--from-beginning", "--json", "--idle-timeout", str(idle))
     return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def wait_for(
+    ndtms: Ndtms, topic: str, key: str, done: Callable[[dict[str, Any]], bool], timeout: float = 90
+) -> list[dict[str, Any]]:
+    """The records of `key` once the latest one satisfies `done` (the services are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r for r in records_of(ndtms, topic) if r["key"] == key]
+        if found and done(found[-1]):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{topic} never showed the expected record for {key}; last seen: {found[-1:]}"
+            )
+        time.sleep(1)
 
 
 def test_release_then_community_engagement_appears_as_a_link(ndtms: Ndtms, tmp_path: Path) -> None:
@@ -62,10 +80,9 @@ def test_release_then_community_engagement_appears_as_a_link(ndtms: Ndtms, tmp_p
         and "invalid JSON" in summary["rejections"][0]["problems"][0]["message"]
     )
 
-    links = [r for r in records_of(ndtms, "links") if r["key"] == "PRISON01/SKEL-REL"]
-    assert links, "no link record for the release"
+    links = wait_for(ndtms, "links", "PRISON01/SKEL-REL", lambda r: r["value"]["status"] == "engaged")
     final = links[-1]["value"]
-    assert final["status"] == "engaged" and final["days_to_engagement"] == 7
+    assert final["days_to_engagement"] == 7
     assert final["community_episode_id"] == "SKEL-CE" and final["window_end_date"] == "2024-03-22"
     serialized = json.dumps(links)
     assert who.date_of_birth.isoformat() not in serialized and "first_initial" not in serialized
@@ -81,10 +98,9 @@ def test_undecodable_record_goes_to_the_dlq_and_the_stream_keeps_going(ndtms: Nd
         "publish",
         str(write_jsonl(tmp_path / "after.jsonl", [prison_release(who, "PRISON02", "SKEL-AFTER", release)])),
     )
-    dead = [r for r in records_of(ndtms, "dlq") if r["key"] == "CMTY001/SKEL-GARBAGE"]
-    assert dead and "Avro decoding failed" in dead[0]["value"]["headers"]["ndtms.dlq.reason"]
-    links = [r for r in records_of(ndtms, "links") if r["key"] == "PRISON02/SKEL-AFTER"]
-    assert links and links[-1]["value"]["status"] == "not_engaged"
+    dead = wait_for(ndtms, "dlq", "CMTY001/SKEL-GARBAGE", lambda r: True)
+    assert "Avro decoding failed" in dead[0]["value"]["headers"]["ndtms.dlq.reason"]
+    wait_for(ndtms, "links", "PRISON02/SKEL-AFTER", lambda r: r["value"]["status"] == "not_engaged")
 
 
 def test_invalid_revision_is_reported_on_the_error_feed_and_not_linked(ndtms: Ndtms, tmp_path: Path) -> None:
@@ -92,8 +108,8 @@ def test_invalid_revision_is_reported_on_the_error_feed_and_not_linked(ndtms: Nd
     bad = prison_release(who, "PRISON03", "SKEL-INVALID", date(2024, 4, 1))
     bad["custody"]["exit_reason"] = "other"
     ndtms("publish", str(write_jsonl(tmp_path / "bad.jsonl", [bad])))
-    reports = [r for r in records_of(ndtms, "errors") if r["key"] == "PRISON03/SKEL-INVALID"]
-    assert reports and {f["rule"] for f in reports[-1]["value"]["findings"]} == {"SEC003"}
+    reports = wait_for(ndtms, "errors", "PRISON03/SKEL-INVALID", lambda r: True)
+    assert {f["rule"] for f in reports[-1]["value"]["findings"]} == {"SEC003"}
     assert not [r for r in records_of(ndtms, "links", idle=2) if r["key"] == "PRISON03/SKEL-INVALID"]
 
 
