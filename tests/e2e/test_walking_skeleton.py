@@ -3,59 +3,17 @@
 from __future__ import annotations
 
 import json
-import random
-import string
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from confluent_kafka import Producer
 
 from ndtms.contract.topics import RAW
-from ndtms.synthetic import Person, community_episode, prison_release
-from tests.e2e.conftest import Ndtms
+from ndtms.synthetic import community_episode, prison_release
+from tests.e2e.pipeline import Ndtms, records_of, someone, wait_for, write_jsonl
 
 pytestmark = pytest.mark.broker
-
-
-def someone(seed: int) -> Person:
-    rng = random.Random(seed)
-    return Person(
-        rng.choice(string.ascii_uppercase),
-        rng.choice(string.ascii_uppercase),
-        date(1970, 1, 1) + timedelta(days=rng.randrange(9000)),
-        "female",
-        "E09000033",
-    )
-
-
-def write_jsonl(path: Path, records: list[Any]) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
-    return path
-
-
-def records_of(ndtms: Ndtms, topic: str, idle: float = 3) -> list[dict[str, Any]]:
-    result = ndtms("tail", topic, "--from-beginning", "--json", "--idle-timeout", str(idle))
-    return [json.loads(line) for line in result.stdout.splitlines()]
-
-
-def wait_for(
-    ndtms: Ndtms, topic: str, key: str, done: Callable[[dict[str, Any]], bool], timeout: float = 90
-) -> list[dict[str, Any]]:
-    """The records of `key` once the latest one satisfies `done` (the services are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [r for r in records_of(ndtms, topic) if r["key"] == key]
-        if found and done(found[-1]):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{topic} never showed the expected record for {key}; last seen: {found[-1:]}"
-            )
-        time.sleep(1)
 
 
 def test_release_then_community_engagement_appears_as_a_link(ndtms: Ndtms, tmp_path: Path) -> None:

@@ -1,0 +1,90 @@
+"""Driving the running pipeline as a user would: the `ndtms` command and what it prints."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from ndtms.contract.settings import PlatformSettings
+from ndtms.localrun.services import service_environment
+from ndtms.synthetic import Person
+
+NDTMS = str(Path(sys.executable).parent / "ndtms")
+
+
+class Ndtms:
+    """Runs the `ndtms` command as a user would, against the test platform."""
+
+    def __init__(self, settings: PlatformSettings):
+        self.settings = settings
+        self.env = service_environment(settings)
+
+    def __call__(
+        self, *args: str, timeout: float = 240, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [NDTMS, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"ndtms {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+
+def someone(seed: int) -> Person:
+    rng = random.Random(seed)
+    return Person(
+        rng.choice(string.ascii_uppercase),
+        rng.choice(string.ascii_uppercase),
+        date(1970, 1, 1) + timedelta(days=rng.randrange(9000)),
+        "female",
+        "E09000033",
+    )
+
+
+def write_jsonl(path: Path, records: list[Any]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return path
+
+
+def records_of(ndtms: Ndtms, topic: str, idle: float = 3) -> list[dict[str, Any]]:
+    result = ndtms("tail", topic, "--from-beginning", "--json", "--idle-timeout", str(idle))
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def wait_for(
+    ndtms: Ndtms, topic: str, key: str, done: Callable[[dict[str, Any]], bool], timeout: float = 90
+) -> list[dict[str, Any]]:
+    """The records of `key` once the latest one satisfies `done` (the services are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r for r in records_of(ndtms, topic) if r["key"] == key]
+        if found and done(found[-1]):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{topic} never showed the expected record for {key}; last seen: {found[-1:]}"
+            )
+        time.sleep(1)
+
+
+def settle(ndtms: Ndtms, timeout: float = 90) -> None:
+    """Wait until every service has consumed everything on its input topics."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = json.loads(ndtms("status", "--json").stdout)
+        lags = {name: s["lag"] for name, s in status["services"].items()}
+        if not any(lags.values()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"services still behind after {timeout:.0f}s: {lags}")
+        time.sleep(1)
