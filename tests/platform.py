@@ -2,8 +2,8 @@
 
 `KAFKA_BOOTSTRAP_SERVERS` / `NDTMS_SCHEMA_REGISTRY_URL` in the environment mean "use that
 cluster / registry". Otherwise, where a Docker daemon answers, Kafka comes from
-testcontainers; where none does (this machine kind, CI), the Maven-fetched broker runs
-as a local process. The registry is Apicurio, run locally, unless one is configured.
+testcontainers; where none does (this machine kind, CI), the Maven-fetched broker runs as
+a local process. The registry is Apicurio, run locally, unless one is configured.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from ndtms.contract.settings import PlatformSettings
-from ndtms.localrun.kafka import LocalKafka
-from ndtms.localrun.registry import LocalRegistry
-from ndtms.localrun.topics import ensure_topics
+from ndtms.localrun.platform import platform_running
 
 TEST_KAFKA_PORT = 29092
 TEST_REGISTRY_PORT = 28081
@@ -28,7 +26,7 @@ def docker_daemon_available() -> bool:
         import docker  # type: ignore[import-untyped]  # noqa: PLC0415 - only where testcontainers may run
 
         docker.from_env(timeout=2).ping()
-    except Exception:
+    except Exception:  # noqa: BLE001 - no client, no socket, no daemon: all mean "no Docker"
         return False
     return True
 
@@ -43,32 +41,20 @@ def _testcontainers_kafka() -> Iterator[str]:
 
 @contextmanager
 def running_platform(state_dir: Path) -> Iterator[PlatformSettings]:
+    settings = PlatformSettings(
+        state_dir=state_dir,
+        local_kafka_port=TEST_KAFKA_PORT,
+        local_registry_port=TEST_REGISTRY_PORT,
+        pseudonym_key=TEST_PSEUDONYM_KEY,
+        ingest_port=28700,
+        validator_port=28701,
+        journey_port=28702,
+        linker_port=28703,
+        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        schema_registry_url=os.environ.get("NDTMS_SCHEMA_REGISTRY_URL") or None,
+    )
     with ExitStack() as stack:
-        base = PlatformSettings(
-            state_dir=state_dir,
-            local_kafka_port=TEST_KAFKA_PORT,
-            local_registry_port=TEST_REGISTRY_PORT,
-            pseudonym_key=TEST_PSEUDONYM_KEY,
-            ingest_port=28700,
-            validator_port=28701,
-            journey_port=28702,
-            linker_port=28703,
-        )
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            if docker_daemon_available():
-                bootstrap = stack.enter_context(_testcontainers_kafka())
-            else:
-                kafka = LocalKafka(base)
-                bootstrap = kafka.start()
-                stack.callback(kafka.stop)
-        registry_url = os.environ.get("NDTMS_SCHEMA_REGISTRY_URL")
-        if not registry_url:
-            registry = LocalRegistry(base)
-            registry_url = registry.start()
-            stack.callback(registry.stop)
-        settings = base.model_copy(
-            update={"kafka_bootstrap_servers": bootstrap, "schema_registry_url": registry_url}
-        )
-        ensure_topics(settings.kafka_client_config())
-        yield settings
+        bootstrap = None
+        if settings.uses_local_kafka and docker_daemon_available():
+            bootstrap = stack.enter_context(_testcontainers_kafka())
+        yield stack.enter_context(platform_running(settings, bootstrap))

@@ -6,13 +6,15 @@ only turns those dicts into registry-framed Avro bytes and back.
 
 from __future__ import annotations
 
+import io
 import json
 from functools import cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+import fastavro
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
+from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import BaseModel, ValidationError
 
@@ -69,7 +71,8 @@ class AvroTranscoder(Generic[Model]):
             to_dict=lambda obj, _ctx: obj.model_dump(),
             conf={"auto.register.schemas": True},
         )
-        self._deserializer = AvroDeserializer(registry, text)
+        self._reader_schema = fastavro.parse_schema(json.loads(text))
+        self._writer_schemas: dict[int, Any] = {}
 
     def register(self) -> int:
         """Register the schema under `<topic>-value` (idempotent); return its id."""
@@ -82,6 +85,19 @@ class AvroTranscoder(Generic[Model]):
         assert encoded is not None
         return encoded
 
+    def _writer_schema(self, schema_id: int) -> Any:
+        # The registry client caches ids itself; parsing the schema once per id is ours to keep.
+        parsed = self._writer_schemas.get(schema_id)
+        if parsed is None:
+            try:
+                schema = self._registry.get_schema(schema_id)
+            except SchemaRegistryError as exc:
+                raise UndecodableRecord(f"Avro decoding failed: schema id {schema_id}: {exc}") from exc
+            if (schema.schema_type or "AVRO") != "AVRO":
+                raise UndecodableRecord(f"schema id {schema_id} is {schema.schema_type}, not Avro")
+            parsed = self._writer_schemas[schema_id] = _parsed(schema)
+        return parsed
+
     def decode(self, payload: bytes | None) -> Model:
         if not payload:
             raise UndecodableRecord("empty value where an Avro record was expected")
@@ -89,14 +105,29 @@ class AvroTranscoder(Generic[Model]):
             raise UndecodableRecord(
                 "not in the Confluent wire format (magic byte 0 and a 4-byte schema id expected)"
             )
+        schema_id = int.from_bytes(payload[1:5], "big")
+        body = io.BytesIO(payload)
+        body.seek(5)
         try:
-            data = self._deserializer(payload, self._context)
-        except Exception as exc:  # the registry client raises many kinds; all mean the same here
-            raise UndecodableRecord(f"Avro decoding failed: {type(exc).__name__}: {exc}") from exc
+            data = fastavro.schemaless_reader(body, self._writer_schema(schema_id), self._reader_schema)
+        except UndecodableRecord:
+            raise
+        except Exception as exc:  # fastavro raises many kinds on bad bytes; all mean the same here
+            raise UndecodableRecord(
+                f"Avro decoding failed (schema id {schema_id}): {type(exc).__name__}: {exc}"
+            ) from exc
+        if body.tell() != len(payload):
+            raise UndecodableRecord(
+                f"Avro decoding failed (schema id {schema_id}): {len(payload) - body.tell()} bytes left over"
+            )
         try:
             return self.model.model_validate(data)
         except ValidationError as exc:
             raise UndecodableRecord(f"decoded record breaks the contract: {exc}") from exc
+
+
+def _parsed(schema: Schema) -> Any:
+    return fastavro.parse_schema(json.loads(schema.schema_str or "null"))
 
 
 def registry_client(url: str) -> SchemaRegistryClient:

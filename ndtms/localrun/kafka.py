@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from ndtms.contract.settings import PlatformSettings
@@ -148,8 +149,8 @@ class LocalKafka:
                 metadata = admin.list_topics(timeout=2)
                 if metadata.brokers:
                     return
-            except Exception:
-                pass
+            except KafkaException:
+                pass  # not answering yet
             time.sleep(0.5)
         raise BrokerUnavailable(f"Kafka did not answer within {timeout:.0f}s; see {self.process.log_file}")
 

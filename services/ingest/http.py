@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
@@ -89,7 +89,7 @@ def create_app(settings: IngestSettings, writer: RawTopicWriter, producer: Produ
     def health() -> JSONResponse:
         try:
             producer.list_topics(timeout=2)
-        except Exception as exc:
+        except KafkaException as exc:
             return JSONResponse({"status": "broker unreachable", "detail": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "app": "ingest"})
 

@@ -1,0 +1,123 @@
+"""Validated updates per second for one validator process, beside a raw consume-produce pass-through.
+
+    python -m benchmarks.validator [--updates N]
+
+Starts its own broker and registry (ports 49092/48081, state in a temporary folder), loads N
+updates onto `ndtms.episodes.raw`, then measures, on the same records:
+  - reference: one confluent-kafka consumer reading raw and producing every record unchanged
+    to a scratch topic (no decoding, no rules): the ceiling for a Python consume-produce hop;
+  - validator: the real service process, from ready until its consumer group's lag is zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from benchmarks.feeds import updates
+from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.topics import RAW
+from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.localrun.platform import platform_running
+from ndtms.localrun.services import SERVICES, health, process_of, service_environment
+from ndtms.status import end_offsets, group_lag
+from services.ingest.publishing import RawTopicWriter
+
+
+def load(settings: PlatformSettings, count: int) -> None:
+    codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
+    writer = RawTopicWriter(Producer(settings.producer_config()), codec)
+    feed = updates(count)
+    for start in range(0, len(feed), 5000):
+        failed = [d for d in writer.write(feed[start : start + 5000]) if not d.ok]
+        if failed:
+            raise SystemExit(f"loading failed: {failed[0].error}")
+
+
+def passthrough(settings: PlatformSettings, count: int) -> float:
+    admin = AdminClient(settings.kafka_client_config())
+    topic = NewTopic("bench.passthrough", num_partitions=RAW.partitions, replication_factor=1)
+    admin.create_topics([topic])["bench.passthrough"].result()
+    consumer = Consumer(
+        {
+            **settings.kafka_client_config(),
+            "group.id": "bench-passthrough",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    producer = Producer(settings.producer_config())
+    consumer.assign([TopicPartition(RAW.name, p, 0) for p in range(RAW.partitions)])
+    seen = 0
+    started = time.perf_counter()
+    while seen < count:
+        for message in consumer.consume(1000, timeout=1):
+            if message.error() is None:
+                while True:
+                    try:
+                        producer.produce("bench.passthrough", key=message.key(), value=message.value())
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                seen += 1
+        producer.poll(0)
+    producer.flush(60)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return elapsed
+
+
+def validator(settings: PlatformSettings) -> float:
+    spec = next(s for s in SERVICES if s.name == "validator")
+    process = process_of(spec, settings)
+    process.start([sys.executable, "-m", spec.module], env=service_environment(settings))
+    try:
+        while health(spec, settings) != "ready":
+            if process.pid() is None:
+                raise SystemExit(f"validator exited:\n{process.log_tail()}")
+            time.sleep(0.05)
+        started = time.perf_counter()
+        probe = Consumer({**settings.kafka_client_config(), "group.id": "bench-probe"})
+        ends = {RAW.name: end_offsets(probe, RAW.name, RAW.partitions)}
+        probe.close()
+        while group_lag(settings, spec.group_id or "", ends) > 0:
+            time.sleep(0.1)
+        return time.perf_counter() - started
+    finally:
+        process.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--updates", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as state:
+        base = PlatformSettings(
+            state_dir=Path(state),
+            local_kafka_port=49092,
+            local_registry_port=48081,
+            validator_port=48701,
+            pseudonym_key="benchmark-key",
+        )
+        with platform_running(base) as settings:
+            load(settings, args.updates)
+            reference = passthrough(settings, args.updates)
+            validated = validator(settings)
+    reference_rate, validator_rate = args.updates / reference, args.updates / validated
+    print(f"updates: {args.updates}")
+    print(f"reference, confluent-kafka consume->produce pass-through: {reference_rate:,.0f} updates/s")
+    print(f"validator, decode + rules + forward + report, one process: {validator_rate:,.0f} updates/s")
+    print(f"validator / reference: {validator_rate / reference_rate:.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""A broker, a registry and the topics, for tests and benchmarks: configured ones or local processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+from ndtms.contract.settings import PlatformSettings
+from ndtms.localrun.kafka import LocalKafka
+from ndtms.localrun.registry import LocalRegistry
+from ndtms.localrun.topics import ensure_topics
+
+
+@contextmanager
+def platform_running(settings: PlatformSettings, bootstrap: str | None = None) -> Iterator[PlatformSettings]:
+    """Start what `settings` does not point elsewhere (stopped again on exit); yield explicit settings."""
+    with ExitStack() as stack:
+        if bootstrap is None and settings.uses_local_kafka:
+            kafka = LocalKafka(settings)
+            bootstrap = kafka.start()
+            stack.callback(kafka.stop)
+        registry_url = settings.schema_registry_url
+        if settings.uses_local_registry:
+            registry = LocalRegistry(settings)
+            registry_url = registry.start()
+            stack.callback(registry.stop)
+        explicit = settings.model_copy(
+            update={
+                "kafka_bootstrap_servers": bootstrap or settings.bootstrap_servers,
+                "schema_registry_url": registry_url,
+            }
+        )
+        ensure_topics(explicit.kafka_client_config())
+        yield explicit
