@@ -24,7 +24,7 @@ test: install
 	$(VENV)/bin/pytest
 
 bench: install
-	$(VENV)/bin/python -m benchmarks.run
+	$(VENV)/bin/python -m benchmarks.validator
 
 down:
 	$(NDTMS) down

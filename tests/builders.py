@@ -8,6 +8,7 @@ from typing import Any
 
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.synthetic import Person, community_episode, prison_release
+from services.validator.acceptance import accepted_form
 
 SECRET = b"test-pseudonym-key"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -45,22 +46,13 @@ def update(data: dict[str, Any]) -> EpisodeUpdate:
 
 def accepted(data: dict[str, Any], client_key: str = "k" * 32, now: datetime = NOW) -> AcceptedEpisode:
     u = update(data)
-    client = u.client
-    return AcceptedEpisode(
-        provider_id=u.provider_id,
-        episode_id=u.episode_id,
-        revision=u.revision,
-        client_key=client_key,
-        deleted=u.deleted,
-        setting=u.setting,
-        recorded_at=u.recorded_at,
-        sex=client.sex if client else None,
-        local_authority=client.local_authority if client else None,
-        referral_date=u.referral_date,
-        triage_date=u.triage_date,
-        interventions=u.interventions,
-        discharge_date=u.discharge_date,
-        discharge_reason=u.discharge_reason,
-        custody=u.custody,
-        accepted_at=now,
-    )
+    if u.deleted:
+        return AcceptedEpisode(
+            provider_id=u.provider_id,
+            episode_id=u.episode_id,
+            revision=u.revision,
+            client_key=client_key,
+            deleted=True,
+            accepted_at=now,
+        )
+    return accepted_form(u, client_key, (), now)

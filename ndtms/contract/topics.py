@@ -103,7 +103,28 @@ LINKER_TICKS = TopicSpec(
     config={"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)},
     purpose="Clock ticks from the linker's sweep to its own agent, keyed and partitioned like valid.",
 )
-INTERNAL: tuple[TopicSpec, ...] = (LINKER_TICKS,)
+
+
+def _changelog(name: str) -> TopicSpec:
+    # faust's table changelogs, created up front: on a fresh cluster faust may otherwise read
+    # a changelog's metadata before its own creation is visible and crash the agent.
+    return TopicSpec(
+        name=f"{name}-changelog",
+        short_name=f"{name}-changelog",
+        key=KeyKind.EPISODE if "heads" in name else KeyKind.CLIENT,
+        value_schema=None,
+        partitions=EPISODE_PARTITIONS,
+        config={"cleanup.policy": "compact"},
+        purpose="faust table changelog (service state).",
+    )
+
+
+INTERNAL: tuple[TopicSpec, ...] = (
+    LINKER_TICKS,
+    _changelog("ndtms-validator-episode-heads"),
+    _changelog("ndtms-validator-people"),
+    _changelog("ndtms-linker-people"),
+)
 
 
 def resolve(name: str) -> TopicSpec:

@@ -72,7 +72,7 @@ def attributor_digests(secret: bytes, update: EpisodeUpdate) -> dict[str, str]:
     }
 
 
-def _accepted_form(
+def accepted_form(
     update: EpisodeUpdate, key: str, warnings: tuple[str, ...], now: datetime
 ) -> AcceptedEpisode:
     client = update.client
@@ -137,7 +137,7 @@ def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: 
         assert update.client is not None
         c = update.client
         key = client_key(secret, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
-        accepted = _accepted_form(update, key, warnings, now)
+        accepted = accepted_form(update, key, warnings, now)
         if previous is not None and not previous.deleted and previous.client_key != key:
             # The attributors changed: the episode leaves the person it was filed under.
             forward.append(_withdrawal(previous, update.revision, now))
