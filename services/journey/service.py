@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.topics import DLQ, JOURNEYS, VALID
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord
+from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.streaming import Clock
 from services.journey import store
 from services.journey.records import client_journeys, span_from_json, span_of, span_to_json
@@ -183,3 +183,17 @@ class JourneyProcessor:
     def install_signal_handlers(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stopping.set())
+
+
+def build_processor(settings: JourneySettings, clock: Clock) -> JourneyProcessor:
+    """The one place the journey processor is wired: store, schema, transcoders, clock."""
+    engine = store.engine_for(settings.effective_database_url)
+    store.create_schema(engine)
+    registry = registry_client(settings.registry_url)
+    return JourneyProcessor(
+        settings,
+        engine,
+        AvroTranscoder(registry, VALID, AcceptedEpisode),
+        AvroTranscoder(registry, JOURNEYS, ClientJourneys),
+        clock,
+    )

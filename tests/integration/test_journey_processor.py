@@ -17,7 +17,7 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from services.journey import store
-from services.journey.service import JourneyProcessor
+from services.journey.service import JourneyProcessor, build_processor
 from services.journey.settings import JourneySettings
 from tests.builders import NOW, accepted, community
 
@@ -51,16 +51,7 @@ def journey_service(platform: PlatformSettings, tmp_path: Path) -> Iterator[Jour
         database_url=f"sqlite:///{tmp_path / 'j.db'}",
         journey_group_id=f"journey-test-{time.time_ns()}",
     )
-    engine = store.engine_for(settings.effective_database_url)
-    store.create_schema(engine)
-    registry = registry_client(settings.registry_url)
-    processor = JourneyProcessor(
-        settings,
-        engine,
-        AvroTranscoder(registry, VALID, AcceptedEpisode),
-        AvroTranscoder(registry, JOURNEYS, ClientJourneys),
-        lambda: NOW,
-    )
+    processor = build_processor(settings, lambda: NOW)
     thread = threading.Thread(target=processor.run, daemon=True)
     thread.start()
     yield processor
