@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	$(VENV)/bin/python -m benchmarks.validator
+	$(VENV)/bin/python -m benchmarks.linker
 
 down:
 	$(NDTMS) down

@@ -10,13 +10,15 @@ from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.synthetic import community_episode, person, prison_release
 
 
-def updates(count: int, seed: int = 7, invalid_share: float = 0.05) -> list[EpisodeUpdate]:
+def updates(
+    count: int, seed: int = 7, invalid_share: float = 0.05, first_release: date = date(2024, 1, 1)
+) -> list[EpisodeUpdate]:
     rng = random.Random(seed)
     result: list[EpisodeUpdate] = []
     n = 0
     while len(result) < count:
         who = person(rng)
-        release = date(2024, 1, 1) + timedelta(days=rng.randrange(300))
+        release = first_release + timedelta(days=rng.randrange(300))
         records: list[dict[str, Any]] = [
             prison_release(who, f"PRISON{rng.randrange(20):02d}", f"B{n:07d}P", release),
             community_episode(

@@ -41,7 +41,7 @@ def load(settings: PlatformSettings, count: int) -> None:
             raise SystemExit(f"loading failed: {failed[0].error}")
 
 
-def passthrough(settings: PlatformSettings, count: int) -> float:
+def passthrough(settings: PlatformSettings, count: int, source: str = RAW.name) -> float:
     admin = AdminClient(settings.kafka_client_config())
     topic = NewTopic("bench.passthrough", num_partitions=RAW.partitions, replication_factor=1)
     admin.create_topics([topic])["bench.passthrough"].result()
@@ -54,7 +54,7 @@ def passthrough(settings: PlatformSettings, count: int) -> float:
         }
     )
     producer = Producer(settings.producer_config())
-    consumer.assign([TopicPartition(RAW.name, p, 0) for p in range(RAW.partitions)])
+    consumer.assign([TopicPartition(source, p, 0) for p in range(RAW.partitions)])
     seen = 0
     started = time.perf_counter()
     while seen < count:

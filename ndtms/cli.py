@@ -10,12 +10,13 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
 
+from ndtms.clocks import ENGLAND
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.settings import PlatformSettings
@@ -35,6 +36,8 @@ from ndtms.status import collect
 from ndtms.synthetic import demo_feed
 from services.ingest.parsing import Parsed, parse_jsonl, reject_duplicates
 from services.ingest.publishing import RawTopicWriter
+from services.linker.indicator import Grouping, IndicatorRow, indicator, period_start
+from services.linker.link_view import LinksUnavailable, link_view
 from services.validator.catalogue_doc import render as render_rules
 from services.validator.quality import open_findings
 
@@ -300,6 +303,52 @@ def cmd_dq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _row_json(row: IndicatorRow) -> dict[str, Any]:
+    return {**asdict(row), "rate": row.rate}
+
+
+def cmd_indicator(args: argparse.Namespace) -> int:
+    settings = _settings()
+    today = args.today or datetime.now(UTC).astimezone(ENGLAND).date()
+    by = Grouping(args.by)
+    try:
+        with link_view(settings) as view:
+            links = view.read_to_end()
+    except LinksUnavailable as exc:
+        raise CommandFailed(str(exc)) from exc
+    rows = indicator(links, today, by)
+    national = indicator(links, today, Grouping.NATIONAL)
+    period = {"from": period_start(today).isoformat(), "to": today.isoformat()}
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "period": period,
+                    "by": by.value,
+                    "rows": [_row_json(r) for r in rows],
+                    "national": [_row_json(r) for r in national],
+                }
+            )
+        )
+        return 0
+    print(f"Continuity of care (PHOF 2.16), prison exits {period['from']} to {period['to']}")
+    heading = {Grouping.NATIONAL: "", Grouping.PRISON: "prison", Grouping.LA: "destination LA"}[by]
+    print(
+        f"{heading or 'national':<16} {'rate':>7} {'engaged':>8} {'decided':>8} {'triaged':>8} "
+        f"{'not_eng':>8} {'pending':>8} {'releases':>9}"
+    )
+    for row in rows if by is not Grouping.NATIONAL else national:
+        rate = f"{row.rate:.1%}" if row.rate is not None else "-"
+        print(
+            f"{row.group:<16} {rate:>7} {row.engaged:>8} {row.decided:>8} {row.triaged:>8} "
+            f"{row.not_engaged:>8} {row.pending:>8} {row.transfers:>9}"
+        )
+    if not rows:
+        print("(no prison releases in the period)")
+    print("rate = engaged within 21 days / releases whose window has closed (decided)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ndtms", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -343,6 +392,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop reading the errors topic after this long with nothing new",
     )
     p.set_defaults(func=cmd_dq)
+    p = sub.add_parser("indicator", help="the live continuity-of-care indicator from ndtms.links")
+    p.add_argument("--by", choices=[g.value for g in Grouping], default=Grouping.NATIONAL.value)
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="the last day of the rolling 12 months (default: today in England)",
+    )
+    p.set_defaults(func=cmd_indicator)
     p = sub.add_parser("demo", help="bring everything up and run a synthetic feed through it")
     p.add_argument("--people", type=int, default=12)
     p.add_argument(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +10,6 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ndtms.contract.settings import PlatformSettings
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def faust_app(settings: PlatformSettings, app_id: str, port: int, datadir: Path) -> faust.App:
@@ -39,6 +31,10 @@ def faust_app(settings: PlatformSettings, app_id: str, port: int, datadir: Path)
         broker_commit_interval=1.0,
         stream_wait_empty=False,
         table_standby_replicas=0,
+        # A crashed worker's partitions move on after 10 s rather than faust's default minute:
+        # the group waits a session timeout for a member that will never answer.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     _add_health_and_metrics(app)
     return app
@@ -53,7 +49,8 @@ def _add_health_and_metrics(app: faust.App) -> None:
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset in content_type=, so the full header goes in as a header.
+        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def run_worker(app: faust.App) -> None:

@@ -40,6 +40,8 @@ class PlatformSettings(BaseSettings):
     validator_port: int = 18701
     journey_port: int = 18702
     linker_port: int = 18703
+    # Tests and rehearsals only: read "now" from this file instead of the system clock (see ndtms.clocks).
+    clock_file: Path | None = None
 
     @property
     def uses_local_kafka(self) -> bool:

@@ -6,8 +6,8 @@ import threading
 
 import uvicorn
 
+from ndtms.clocks import clock_from
 from ndtms.logs import configure_logging
-from ndtms.streaming import system_clock
 from services.journey.http import create_app
 from services.journey.service import build_processor
 from services.journey.settings import JourneySettings
@@ -16,7 +16,7 @@ from services.journey.settings import JourneySettings
 def main() -> None:
     configure_logging()
     settings = JourneySettings()
-    processor = build_processor(settings, system_clock)
+    processor = build_processor(settings, clock_from(settings.clock_file))
     processor.install_signal_handlers()
     server = uvicorn.Server(
         uvicorn.Config(

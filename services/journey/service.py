@@ -26,11 +26,11 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ndtms.clocks import Clock
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.topics import DLQ, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
-from ndtms.streaming import Clock
 from services.journey import store
 from services.journey.records import client_journeys, span_from_json, span_of, span_to_json
 from services.journey.settings import JourneySettings

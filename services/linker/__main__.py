@@ -1,8 +1,10 @@
 """`python -m services.linker`: run the linker worker."""
 
-from ndtms.streaming import run_worker, system_clock
+from ndtms.clocks import clock_from
+from ndtms.streaming import run_worker
 from services.linker.settings import LinkerSettings
 from services.linker.stream import build
 
 if __name__ == "__main__":
-    run_worker(build(LinkerSettings(), system_clock))
+    settings = LinkerSettings()
+    run_worker(build(settings, clock_from(settings.clock_file)))

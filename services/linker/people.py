@@ -1,15 +1,22 @@
 """A person's linker state and how an accepted revision or a clock tick changes it.
 
 Pure: the stream hands in the stored state, the accepted episode and today's date, and gets
-back the new state and the outcome changes to publish.
+back the new state and what to publish (outcome changes, tombstones, exit-date reports).
+
+Retention keeps the state bounded: an episode whose latest date is older than the horizon
+(`today - retention_days`) can no longer affect any transfer still inside it, so it is
+compacted to a revision marker; its transfer's last published link stays the truth on the
+compacted topic. Markers expire after the same period, and a person left with nothing is
+deleted from the table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 
 from ndtms.contract.episodes import AcceptedEpisode, Setting
+from services.linker.exit_dates import LOOKBACK_DAYS, ExitDateDoubt, exit_date_doubts
 from services.linker.matching import (
     EpisodeFacts,
     InterventionFacts,
@@ -20,10 +27,19 @@ from services.linker.matching import (
 
 
 @dataclass(frozen=True)
+class Policy:
+    """The linker's tunable rules: grace after a window, and how long state is kept."""
+
+    grace_days: int = 0
+    retention_days: int = 1095
+
+
+@dataclass(frozen=True)
 class Withdrawn:
-    """An episode withdrawn at `revision`: kept so an older revision cannot bring it back."""
+    """An episode withdrawn or compacted at `revision`, kept so an older revision cannot bring it back."""
 
     revision: int
+    since: date | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,7 @@ class Person:
     episodes: dict[str, EpisodeFacts] = field(default_factory=dict)
     withdrawn: dict[str, Withdrawn] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    doubts: dict[str, ExitDateDoubt] = field(default_factory=dict)
     due: date | None = None
 
     def revision_of(self, episode_key: str) -> int:
@@ -41,16 +58,33 @@ class Person:
             return self.withdrawn[episode_key].revision
         return 0
 
+    @property
+    def is_empty(self) -> bool:
+        return not (self.episodes or self.withdrawn or self.outcomes or self.doubts)
+
+
+@dataclass(frozen=True)
+class ExitDateReport:
+    """The linker's current word on one prison episode's exit date: a doubt, or none (clears it)."""
+
+    provider_id: str
+    episode_id: str
+    revision: int
+    doubt: ExitDateDoubt | None
+
 
 @dataclass(frozen=True)
 class Changes:
-    """Outcomes to publish (new or changed) and transfer ids to tombstone."""
+    """Outcomes to publish (new or changed), transfer ids to tombstone, exit-date reports."""
 
     published: tuple[Outcome, ...] = ()
     tombstoned: tuple[str, ...] = ()
+    reports: tuple[ExitDateReport, ...] = ()
+    # Episodes compacted away by retention (counted, never published).
+    retired: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.published or self.tombstoned)
+        return bool(self.published or self.tombstoned or self.reports)
 
 
 def facts_of(accepted: AcceptedEpisode) -> EpisodeFacts | None:
@@ -72,35 +106,84 @@ def facts_of(accepted: AcceptedEpisode) -> EpisodeFacts | None:
     )
 
 
-def apply(person: Person, accepted: AcceptedEpisode, today: date, grace_days: int) -> tuple[Person, Changes]:
-    """Apply one accepted revision. A revision already applied republishes the current outcomes,
-    because after a crash the earlier publication may not have reached the topic."""
+def apply(person: Person, accepted: AcceptedEpisode, today: date, policy: Policy) -> tuple[Person, Changes]:
+    """Apply one accepted revision. A revision already applied republishes the current outcomes
+    and reports, because after a crash the earlier publication may not have reached the topic."""
     key = accepted.episode_key
     known = person.revision_of(key)
     if accepted.revision < known:
         return person, Changes()
     if accepted.revision == known:
-        return person, Changes(published=tuple(person.outcomes.values()))
+        return person, Changes(
+            published=tuple(person.outcomes.values()),
+            reports=tuple(_report(person, tid, d) for tid, d in sorted(person.doubts.items())),
+        )
     episodes = dict(person.episodes)
     withdrawn = dict(person.withdrawn)
     facts = facts_of(accepted)
     if facts is None:
         episodes.pop(key, None)
-        withdrawn[key] = Withdrawn(accepted.revision)
+        withdrawn[key] = Withdrawn(accepted.revision, today)
     else:
         withdrawn.pop(key, None)
         episodes[key] = facts
-    return _recompute(replace(person, episodes=episodes, withdrawn=withdrawn), today, grace_days)
+    return _recompute(person, replace(person, episodes=episodes, withdrawn=withdrawn), today, policy)
 
 
-def tick(person: Person, today: date, grace_days: int) -> tuple[Person, Changes]:
-    """The clock moved on: windows may have closed."""
-    return _recompute(person, today, grace_days)
+def tick(person: Person, today: date, policy: Policy) -> tuple[Person, Changes]:
+    """The clock moved on: windows may have closed, old episodes may leave retention."""
+    return _recompute(person, person, today, policy)
 
 
-def _recompute(person: Person, today: date, grace_days: int) -> tuple[Person, Changes]:
-    current = outcomes(person.client_key, person.episodes.values(), today, grace_days)
-    published = tuple(o for tid, o in sorted(current.items()) if person.outcomes.get(tid) != o)
-    tombstoned = tuple(sorted(set(person.outcomes) - set(current)))
-    updated = replace(person, outcomes=current, due=next_decision_day(current, grace_days))
-    return updated, Changes(published, tombstoned)
+def _recompute(before: Person, person: Person, today: date, policy: Policy) -> tuple[Person, Changes]:
+    person, retired = _compacted(person, today, policy.retention_days)
+    current = outcomes(person.client_key, person.episodes.values(), today, policy.grace_days)
+    doubts = exit_date_doubts(person.episodes.values())
+    published = tuple(o for tid, o in sorted(current.items()) if before.outcomes.get(tid) != o)
+    tombstoned = tuple(sorted(set(before.outcomes) - set(current) - retired))
+    updated = replace(person, outcomes=current, doubts=doubts)
+    reports = tuple(
+        _report(updated, tid, doubts.get(tid))
+        for tid in sorted((set(doubts) | set(before.doubts)) - retired)
+        if doubts.get(tid) != before.doubts.get(tid)
+    )
+    due = [d for d in (next_decision_day(current, policy.grace_days), _next_expiry(updated, policy)) if d]
+    changes = Changes(published, tombstoned, reports, tuple(sorted(retired)))
+    return replace(updated, due=min(due) if due else None), changes
+
+
+def _report(person: Person, transfer_id: str, doubt: ExitDateDoubt | None) -> ExitDateReport:
+    provider_id, episode_id = transfer_id.split("/", 1)
+    return ExitDateReport(provider_id, episode_id, person.revision_of(transfer_id), doubt)
+
+
+def last_date(facts: EpisodeFacts) -> date | None:
+    """The latest date an episode carries: after it (plus the look-back), it can match nothing new."""
+    dates = [facts.triage_date, facts.reception_date, facts.prison_exit_date]
+    dates.extend(i.start_date for i in facts.interventions)
+    known = [d for d in dates if d is not None]
+    if not known:
+        return None
+    # A community triage can raise a doubt about an exit up to LOOKBACK_DAYS later.
+    extra = LOOKBACK_DAYS if facts.setting is Setting.COMMUNITY else 0
+    return max(known) + timedelta(days=extra)
+
+
+def _compacted(person: Person, today: date, retention_days: int) -> tuple[Person, set[str]]:
+    horizon = today - timedelta(days=retention_days)
+    retired = {k for k, e in person.episodes.items() if (last := last_date(e)) is not None and last < horizon}
+    if not retired and not any(w.since and w.since < horizon for w in person.withdrawn.values()):
+        return person, set()
+    withdrawn = {k: w for k, w in person.withdrawn.items() if w.since is None or w.since >= horizon} | {
+        k: Withdrawn(person.episodes[k].revision, today) for k in retired
+    }
+    episodes = {k: e for k, e in person.episodes.items() if k not in retired}
+    return replace(person, episodes=episodes, withdrawn=withdrawn), retired
+
+
+def _next_expiry(person: Person, policy: Policy) -> date | None:
+    """The first day on which retention will drop something of this person."""
+    keep = timedelta(days=policy.retention_days + 1)
+    days = [last + keep for e in person.episodes.values() if (last := last_date(e)) is not None]
+    days.extend(w.since + keep for w in person.withdrawn.values() if w.since is not None)
+    return min(days) if days else None

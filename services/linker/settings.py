@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ndtms.contract.settings import PlatformSettings
+from services.linker.matching import WINDOW_DAYS
+from services.linker.people import Policy
 
 
 class LinkerSettings(PlatformSettings):
@@ -12,5 +14,25 @@ class LinkerSettings(PlatformSettings):
     # Days after the 21-day window before an unmatched transfer is called not_engaged,
     # so that late submissions (monthly extracts) can still count.
     linker_grace_days: int = Field(default=0, ge=0, le=90)
+    # How long an episode is kept after its latest date; older ones are compacted away (README).
+    linker_retention_days: int = Field(default=1095, ge=60)
     # How often the clock sweep looks for windows that have closed.
     linker_sweep_seconds: float = Field(default=30.0, gt=0)
+    # How often the sweep's schedule is rebuilt from the whole table (it also follows every
+    # change as it happens); this bounds how late a window closes after a rebalance.
+    linker_rescan_seconds: float = Field(default=3600.0, gt=0)
+    # Serve the live continuity-of-care indicator as Prometheus gauges (reads all of ndtms.links).
+    linker_indicator: bool = True
+
+    @model_validator(mode="after")
+    def _retention_outlives_windows(self) -> LinkerSettings:
+        if self.linker_retention_days <= WINDOW_DAYS + self.linker_grace_days:
+            raise ValueError(
+                "NDTMS_LINKER_RETENTION_DAYS must be longer than the 21-day window "
+                "plus NDTMS_LINKER_GRACE_DAYS"
+            )
+        return self
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(grace_days=self.linker_grace_days, retention_days=self.linker_retention_days)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.linker import exit_dates
 from services.validator.rules import CATALOGUE, PERSON_CATALOGUE
 
 HEADER = """\
@@ -43,4 +44,17 @@ def render() -> str:
             f"| {person_rule.code} | {person_rule.severity.value} | {', '.join(person_rule.fields)} "
             f"| {person_rule.summary} |"
         )
+    lines += [
+        "",
+        "## Checked by the linker",
+        "",
+        "Raised on the prison episode, reported with `checked_by: linker`, never blocking; cleared",
+        "(an empty report) when a correction removes the doubt.",
+        "",
+        "| code | severity | fields | rule |",
+        "|---|---|---|---|",
+        f"| {exit_dates.RULE} | warning | {exit_dates.FIELD} | No community triage in the "
+        f"{exit_dates.LOOKBACK_DAYS} days before a recorded release (after the reception): one "
+        "there means the exit date was probably recorded late, and the triage does not count. |",
+    ]
     return "\n".join(lines) + "\n"

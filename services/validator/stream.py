@@ -13,11 +13,12 @@ import faust
 from prometheus_client import Counter
 from pydantic import TypeAdapter
 
+from ndtms.clocks import Clock
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.topics import DLQ, ERRORS, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
-from ndtms.streaming import Clock, faust_app
+from ndtms.streaming import faust_app
 from services.validator.acceptance import EpisodeHead, Verdict, decide
 from services.validator.cross_episode import PersonEpisodes, apply_accepted
 from services.validator.settings import ValidatorSettings

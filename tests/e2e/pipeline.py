@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ndtms.clocks import clock_from, set_clock_file, today_in_england
 from ndtms.contract.settings import PlatformSettings
 from ndtms.localrun.services import service_environment
 from ndtms.synthetic import Person
@@ -26,6 +27,19 @@ class Ndtms:
     def __init__(self, settings: PlatformSettings):
         self.settings = settings
         self.env = service_environment(settings)
+        # Sweep often, so a window closed by moving the clock shows within seconds.
+        self.env["NDTMS_LINKER_SWEEP_SECONDS"] = "1"
+
+    def now(self) -> datetime:
+        """The services' time: the clock file when the platform has one, else the system clock."""
+        return clock_from(self.settings.clock_file)()
+
+    def today(self) -> date:
+        return today_in_england(self.now)
+
+    def move_clock(self, by: timedelta) -> None:
+        assert self.settings.clock_file is not None, "the test platform runs on a file clock"
+        set_clock_file(self.settings.clock_file, self.now() + by)
 
     def __call__(
         self, *args: str, timeout: float = 240, check: bool = True
@@ -88,3 +102,14 @@ def settle(ndtms: Ndtms, timeout: float = 90) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"services still behind after {timeout:.0f}s: {lags}")
         time.sleep(1)
+
+
+def current_by_key(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A compacted topic's state: the latest value per key, tombstones removing it."""
+    latest: dict[str, Any] = {}
+    for record in records:
+        if record["value"] is None:
+            latest.pop(record["key"], None)
+        else:
+            latest[record["key"]] = record["value"]
+    return latest

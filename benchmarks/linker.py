@@ -1,0 +1,265 @@
+"""The linker's throughput alone and end to end, and its latency at a steady offered load.
+
+    python -m benchmarks.linker [--updates N] [--rate R] [--seconds S]
+
+Starts its own broker and registry (ports 49092/48081, state in a temporary folder) and measures:
+  1. linker alone: N accepted episodes pre-loaded on `ndtms.episodes.valid`; the linker process
+     from ready until its consumer group's lag is zero. Reference: a confluent-kafka
+     consume->produce pass-through over the same records (the ceiling for a Python hop).
+  2. end to end: N updates written the way `ndtms publish` writes them (idempotent producer to
+     `ndtms.episodes.raw`) with all four services running, until validator and linker lags are zero.
+  3. latency: prison releases published first (pending links); then, at R updates/s for S seconds,
+     a community update engaging each one. Latency is from the producer's acknowledged send to
+     the engaged link record being read from `ndtms.links`. Reference: the same producer and
+     consumer round trip through a scratch topic, no services in between.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from benchmarks.feeds import updates
+from benchmarks.validator import passthrough
+from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms.contract.links import TransferLink
+from ndtms.contract.pseudonyms import client_key
+from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.topics import LINKS, RAW, VALID
+from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.localrun.platform import platform_running
+from ndtms.localrun.services import SERVICES, health, process_of, service_environment, start_all, stop_all
+from ndtms.status import end_offsets, group_lag
+from ndtms.synthetic import community_episode, person, prison_release
+from services.ingest.publishing import RawTopicWriter
+from services.validator.acceptance import accepted_form
+
+SECRET = b"benchmark-key"
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def load_valid(settings: PlatformSettings, count: int) -> None:
+    codec = AvroTranscoder(registry_client(settings.registry_url), VALID, AcceptedEpisode)
+    producer = Producer(settings.producer_config())
+    now = datetime.now(UTC)
+    for update in updates(count, invalid_share=0, first_release=_today() - timedelta(days=330)):
+        assert update.client is not None
+        c = update.client
+        key = client_key(SECRET, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
+        value = codec.encode(accepted_form(update, key, (), now))
+        while True:
+            try:
+                producer.produce(VALID.name, key=key.encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+
+
+def _drained(settings: PlatformSettings, names: tuple[str, ...], timeout: float = 900) -> None:
+    probe = Consumer({**settings.kafka_client_config(), "group.id": "bench-probe"})
+    specs = [s for s in SERVICES if s.name in names]
+    ends = {s.name: {t: end_offsets(probe, t, VALID.partitions) for t in s.input_topics} for s in specs}
+    probe.close()
+    deadline = time.monotonic() + timeout
+    while any(group_lag(settings, s.group_id or "", ends[s.name]) > 0 for s in specs):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"services {names} did not catch up within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def linker_alone(settings: PlatformSettings) -> float:
+    spec = next(s for s in SERVICES if s.name == "linker")
+    process = process_of(spec, settings)
+    process.start([sys.executable, "-m", spec.module], env=service_environment(settings))
+    try:
+        while health(spec, settings) != "ready":
+            if process.pid() is None:
+                raise SystemExit(f"linker exited:\n{process.log_tail()}")
+            time.sleep(0.05)
+        started = time.perf_counter()
+        _drained(settings, ("linker",))
+        return time.perf_counter() - started
+    finally:
+        process.stop()
+
+
+def end_to_end(settings: PlatformSettings, count: int) -> float:
+    codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
+    writer = RawTopicWriter(Producer(settings.producer_config()), codec)
+    feed = updates(count, seed=11, first_release=_today() - timedelta(days=330))
+    started = time.perf_counter()
+    for start in range(0, len(feed), 5000):
+        failed = [d for d in writer.write(feed[start : start + 5000]) if not d.ok]
+        if failed:
+            raise SystemExit(f"publishing failed: {failed[0].error}")
+    _drained(settings, ("validator", "linker"))
+    return time.perf_counter() - started
+
+
+class LinkWatcher:
+    """Reads ndtms.links from its end and notes when each transfer's engaged record arrives."""
+
+    def __init__(self, settings: PlatformSettings, topic: str = LINKS.name, engaged_only: bool = True):
+        self.seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._consumer = Consumer(
+            {**settings.kafka_client_config(), "group.id": f"bench-watch-{time.time_ns()}"}
+        )
+        partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        tps = []
+        for p in partitions:
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            tps.append(TopicPartition(topic, p, high))
+        self._consumer.assign(tps)
+        self._codec = (
+            AvroTranscoder(registry_client(settings.registry_url), LINKS, TransferLink)
+            if engaged_only
+            else None
+        )
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for message in self._consumer.consume(500, timeout=0.1):
+                arrived = time.perf_counter()
+                if message.error() is not None or message.value() is None:
+                    continue
+                key = (message.key() or b"").decode()
+                if self._codec is not None and self._codec.decode(message.value()).status.value != "engaged":
+                    continue
+                self.seen.setdefault(key, arrived)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._consumer.close()
+
+
+def _pace(items: int, rate: float, send: Callable[[int], None]) -> None:
+    started = time.perf_counter()
+    for n in range(items):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        send(n)
+
+
+def latency(settings: PlatformSettings, rate: float, seconds: float) -> tuple[list[float], list[float]]:
+    """(pipeline latencies, reference round-trip latencies), seconds."""
+    codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
+    producer = Producer({**settings.producer_config(), "linger.ms": 0})
+    writer = RawTopicWriter(producer, codec)
+    rng = random.Random(5)
+    today = _today()
+    items = int(rate * seconds)
+    released = today - timedelta(days=3)
+    people = [person(rng) for _ in range(items)]
+    releases = [
+        EpisodeUpdate.model_validate(prison_release(who, "PRISON01", f"LAT{n:06d}", released))
+        for n, who in enumerate(people)
+    ]
+    writer.write(releases)
+    _drained(settings, ("validator", "linker"))
+
+    watcher = LinkWatcher(settings)
+    sent: dict[str, float] = {}
+
+    def send(n: int) -> None:
+        update = EpisodeUpdate.model_validate(
+            community_episode(people[n], "CMTY001", f"LATC{n:06d}", today - timedelta(days=2), today)
+        )
+        [delivery] = writer.write([update])
+        if delivery.ok:
+            sent[f"PRISON01/LAT{n:06d}"] = time.perf_counter()
+
+    _pace(items, rate, send)
+    _drained(settings, ("validator", "linker"))
+    time.sleep(2)
+    watcher.close()
+    pipeline = [watcher.seen[k] - t for k, t in sent.items() if k in watcher.seen]
+    if len(pipeline) < len(sent):
+        print(f"warning: {len(sent) - len(pipeline)} engaged links not seen", file=sys.stderr)
+
+    admin = AdminClient(settings.kafka_client_config())
+    admin.create_topics([NewTopic("bench.roundtrip", num_partitions=6, replication_factor=1)])[
+        "bench.roundtrip"
+    ].result()
+    echo = LinkWatcher(settings, topic="bench.roundtrip", engaged_only=False)
+    echo_sent: dict[str, float] = {}
+
+    def send_echo(n: int) -> None:
+        key = f"echo-{n}"
+        producer.produce("bench.roundtrip", key=key.encode(), value=b"x" * 400)
+        producer.flush(10)
+        echo_sent[key] = time.perf_counter()
+
+    _pace(items, rate, send_echo)
+    time.sleep(2)
+    echo.close()
+    reference = [echo.seen[k] - t for k, t in echo_sent.items() if k in echo.seen]
+    return pipeline, reference
+
+
+def _percentiles(samples: list[float]) -> str:
+    cuts = statistics.quantiles(samples, n=100)
+    return f"p50 {cuts[49] * 1000:,.0f} ms, p99 {cuts[98] * 1000:,.0f} ms ({len(samples)} samples)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--updates", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=20.0, help="community updates per second offered")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as state:
+        base = PlatformSettings(
+            state_dir=Path(state),
+            local_kafka_port=49092,
+            local_registry_port=48081,
+            ingest_port=48700,
+            validator_port=48701,
+            journey_port=48702,
+            linker_port=48703,
+            pseudonym_key=SECRET.decode(),
+        )
+        with platform_running(base) as settings:
+            load_valid(settings, args.updates)
+            reference = passthrough(settings, args.updates, VALID.name)
+            alone = linker_alone(settings)
+            start_all(settings)
+            try:
+                through = end_to_end(settings, args.updates)
+                pipeline, roundtrip = latency(settings, args.rate, args.seconds)
+            finally:
+                stop_all(settings)
+    per_second = {"reference": reference, "linker alone": alone, "end to end": through}
+    rates = {name: args.updates / seconds for name, seconds in per_second.items()}
+    print(f"updates: {args.updates}")
+    print(f"reference, confluent-kafka consume->produce pass-through: {rates['reference']:,.0f} updates/s")
+    print(f"linker alone, one process (decode, state, outcomes, publish): {rates['linker alone']:,.0f}/s")
+    print(f"end to end, publish -> validator -> linker: {rates['end to end']:,.0f} updates/s")
+    print(f"latency at {args.rate:g} updates/s for {args.seconds:g} s, publish -> engaged link:")
+    print(f"  {_percentiles(pipeline)}")
+    print(f"reference, produce -> consume round trip on the same broker: {_percentiles(roundtrip)}")
+
+
+if __name__ == "__main__":
+    main()

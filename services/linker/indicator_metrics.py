@@ -1,0 +1,42 @@
+"""The live indicator as Prometheus gauges, computed from the link view at each scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ndtms.clocks import Clock, today_in_england
+from ndtms.contract.links import TransferLink
+from services.linker.indicator import Grouping, indicator
+
+MEASURES = ("transfers", "decided", "engaged", "triaged", "not_engaged", "pending")
+
+
+class IndicatorCollector(Collector):
+    def __init__(self, links: Callable[[], list[TransferLink]], clock: Clock):
+        self._links = links
+        self._clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = GaugeMetricFamily(
+            "ndtms_continuity_of_care_transfers",
+            "Prison releases with a treatment need over the rolling 12 months of exit dates, by measure",
+            labels=["scope", "group", "measure"],
+        )
+        rates = GaugeMetricFamily(
+            "ndtms_continuity_of_care_rate",
+            "Engaged within 21 days as a share of decided transfers (PHOF 2.16), rolling 12 months",
+            labels=["scope", "group"],
+        )
+        links = self._links()
+        today = today_in_england(self._clock)
+        for by in Grouping:
+            for row in indicator(links, today, by):
+                for measure in MEASURES:
+                    counts.add_metric([by.value, row.group, measure], getattr(row, measure))
+                if row.rate is not None:
+                    rates.add_metric([by.value, row.group], row.rate)
+        yield counts
+        yield rates

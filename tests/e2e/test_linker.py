@@ -1,0 +1,223 @@
+"""The linker on the real broker, through ingest and the validator: clock, warnings, kills, a messy feed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer
+
+from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.findings import ValidationReport
+from ndtms.contract.links import TransferLink
+from ndtms.contract.pseudonyms import client_key
+from ndtms.contract.topics import LINKS
+from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of
+from ndtms.scenarios import continuity_feed, final_accepted
+from ndtms.status import collect, end_offsets
+from ndtms.synthetic import community_episode, prison_release
+from services.linker.exit_dates import exit_date_doubts
+from services.linker.indicator import Grouping, indicator
+from services.linker.matching import outcomes
+from services.linker.people import facts_of
+from services.validator.acceptance import accepted_form
+from services.validator.quality import current_reports
+from tests.e2e.pipeline import Ndtms, current_by_key, records_of, settle, someone, wait_for, write_jsonl
+
+pytestmark = pytest.mark.broker
+LINKER = next(s for s in SERVICES if s.name == "linker")
+
+
+def test_window_closes_on_the_clock_with_no_further_record(ndtms: Ndtms, tmp_path: Path) -> None:
+    release = ndtms.today() - timedelta(days=20)
+    feed = write_jsonl(
+        tmp_path / "release.jsonl", [prison_release(someone(31), "PRISON07", "CLK-1", release)]
+    )
+    ndtms("publish", str(feed))
+    wait_for(ndtms, "links", "PRISON07/CLK-1", lambda r: r["value"]["status"] == "pending")
+    # Day 21 is still in the window; the day after it (no grace) decides not_engaged.
+    ndtms.move_clock(timedelta(days=1))
+    time.sleep(3)  # several sweeps
+    assert current_by_key(records_of(ndtms, "links"))["PRISON07/CLK-1"]["status"] == "pending"
+    ndtms.move_clock(timedelta(days=1))
+    links = wait_for(ndtms, "links", "PRISON07/CLK-1", lambda r: r["value"]["status"] == "not_engaged")
+    assert links[-1]["value"]["window_end_date"] == (release + timedelta(days=21)).isoformat()
+
+
+def test_triage_before_the_recorded_exit_warns_the_prison_until_corrected(
+    ndtms: Ndtms, tmp_path: Path
+) -> None:
+    who = someone(32)
+    release = ndtms.today() - timedelta(days=10)
+    prison = prison_release(who, "PRISON08", "DBT-1", release)
+    triage = community_episode(who, "CMTY009", "DBT-C", release - timedelta(days=3), None)
+    ndtms("publish", str(write_jsonl(tmp_path / "doubt.jsonl", [prison, triage])))
+
+    reports = wait_for(ndtms, "errors", "PRISON08/DBT-1", lambda r: r["value"]["checked_by"] == "linker")
+    [finding] = reports[-1]["value"]["findings"]
+    assert finding["rule"] == "LNK001" and finding["severity"] == "warning"
+    assert finding["field"] == "custody.prison_exit_date" and "3 day(s) before" in finding["message"]
+    assert who.date_of_birth.isoformat() not in json.dumps(reports)
+    dq = json.loads(ndtms("dq", "--provider", "PRISON08", "--json").stdout)
+    assert [r["rule"] for r in dq["providers"][0]["rules"]] == ["LNK001"]
+
+    moved = release - timedelta(days=4)
+    corrected = prison | {"revision": 2, "discharge_date": moved.isoformat()}
+    corrected["custody"] = prison["custody"] | {"prison_exit_date": moved.isoformat()}
+    ndtms("publish", str(write_jsonl(tmp_path / "corrected.jsonl", [corrected])))
+    wait_for(
+        ndtms,
+        "errors",
+        "PRISON08/DBT-1",
+        lambda r: r["value"]["checked_by"] == "linker" and r["value"]["findings"] == [],
+    )
+    link = wait_for(ndtms, "links", "PRISON08/DBT-1", lambda r: r["value"]["status"] == "triaged")
+    assert link[-1]["value"]["triage_date"] == (release - timedelta(days=3)).isoformat()
+    assert json.loads(ndtms("dq", "--provider", "PRISON08", "--json").stdout)["providers"] == []
+
+
+def _linker_lag(ndtms: Ndtms) -> int:
+    lag: int = collect(ndtms.settings)["services"]["linker"]["lag"]
+    return lag
+
+
+def _links_written(consumer: Consumer) -> int:
+    return sum(end_offsets(consumer, LINKS.name, LINKS.partitions).values())
+
+
+def _kill_mid_replay(ndtms: Ndtms, timeout: float = 120) -> int:
+    """Start the linker and SIGKILL it as soon as it has published something; its lag then."""
+    probe = Consumer({**ndtms.settings.kafka_client_config(), "group.id": "test-probe"})
+    try:
+        before = _links_written(probe)
+        process = process_of(LINKER, ndtms.settings)
+        pid = process.start([sys.executable, "-m", LINKER.module], env=ndtms.env, cwd=PROJECT_ROOT)
+        deadline = time.monotonic() + timeout
+        while _links_written(probe) == before:
+            assert time.monotonic() < deadline, f"the linker published nothing in {timeout:.0f}s"
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        probe.close()
+    lag = _linker_lag(ndtms)
+    assert lag > 0, "the linker had finished before it was killed: not a kill mid-replay"
+    return lag
+
+
+def _by_hand(ndtms: Ndtms, accepted: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], set[str]]:
+    """The rule applied by hand to each person's final accepted episodes: outcomes and exit-date doubts."""
+    secret = ndtms.settings.pseudonym_key.get_secret_value().encode()
+    people: dict[str, list[Any]] = defaultdict(list)
+    for data in accepted.values():
+        update = EpisodeUpdate.model_validate(data)
+        assert update.client is not None
+        c = update.client
+        key = client_key(secret, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
+        episode = facts_of(accepted_form(update, key, (), ndtms.now()))
+        assert episode is not None
+        people[key].append(episode)
+    today = ndtms.today()
+    expected: dict[str, Any] = {}
+    doubted: set[str] = set()
+    for key, facts in people.items():
+        for transfer_id, outcome in outcomes(key, facts, today, grace_days=0).items():
+            expected[transfer_id] = {
+                **{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in outcome.__dict__.items()},
+                "status": outcome.status.value,
+            }
+        doubted |= set(exit_date_doubts(facts))
+    return expected, doubted
+
+
+def test_messy_feed_with_linker_killed_mid_replay_gives_the_rule_by_hand(
+    ndtms: Ndtms, tmp_path: Path
+) -> None:
+    submissions = continuity_feed(ndtms.today(), people=800)
+    feed = [record for submission in submissions for record in submission]
+    assert len(feed) > 2000
+    pid = process_of(LINKER, ndtms.settings).pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # the linker is down while the feed arrives: its restart is a replay
+
+    for n, submission in enumerate(submissions):
+        path = write_jsonl(tmp_path / f"submission-{n}.jsonl", [r.data for r in submission])
+        summary = json.loads(ndtms("publish", str(path), "--json").stdout)
+        assert summary["rejected"] == 0, summary["rejections"][:3]
+    deadline = time.monotonic() + 120
+    while collect(ndtms.settings)["services"]["validator"]["lag"]:
+        assert time.monotonic() < deadline, "the validator did not catch up"
+        time.sleep(0.5)
+
+    lags_at_kill = [_kill_mid_replay(ndtms), _kill_mid_replay(ndtms)]
+    ndtms("up")
+    settle(ndtms, timeout=180)
+    time.sleep(2)
+
+    expected, doubted = _by_hand(ndtms, final_accepted(feed))
+    ours = {r.episode_key for r in feed}
+    links = {
+        key: {k: v for k, v in value.items() if k != "decided_at"}
+        for key, value in current_by_key(records_of(ndtms, "links")).items()
+        if key in ours
+    }
+    assert len(expected) > 500 and {v["status"] for v in expected.values()} == {
+        "pending",
+        "engaged",
+        "triaged",
+        "not_engaged",
+    }
+    missing = sorted(set(expected) - set(links))
+    extra = sorted(set(links) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(links) if expected[k] != links[k])
+    assert not (missing or extra or wrong), (
+        f"killed at lags {lags_at_kill}; missing {missing[:5]}, extra {extra[:5]}, "
+        f"wrong {[(k, expected[k], links[k]) for k in wrong[:3]]}"
+    )
+
+    _indicator_matches(ndtms, set(expected))
+
+    reports = [
+        ValidationReport.model_validate(r["value"])
+        for r in records_of(ndtms, "errors")
+        if r["value"] is not None and r["key"] in ours
+    ]
+    flagged = {
+        f"{p}/{e}"
+        for (p, e, by), report in current_reports(reports).items()
+        if by == "linker" and report.findings
+    }
+    assert flagged == doubted
+
+
+def _indicator_matches(ndtms: Ndtms, ours: set[str]) -> None:
+    """`ndtms indicator` and the linker's gauges agree with the indicator over the links on the topic."""
+    links = [TransferLink.model_validate(v) for k, v in current_by_key(records_of(ndtms, "links")).items()]
+    today = ndtms.today()
+    [national] = indicator(links, today, Grouping.NATIONAL)
+    assert national.decided > 100 and sum(1 for link in links if link.transfer_id in ours) > 500
+    printed = json.loads(ndtms("indicator", "--by", "prison", "--json", "--today", today.isoformat()).stdout)
+    assert printed["national"][0] | {"rate": None} == asdict(national) | {"rate": None}
+    assert printed["national"][0]["rate"] == pytest.approx(national.rate)
+    by_prison = {r.group: r for r in indicator(links, today, Grouping.PRISON)}
+    assert {r["group"]: r["decided"] for r in printed["rows"]} == {g: r.decided for g, r in by_prison.items()}
+
+    deadline = time.monotonic() + 30
+    port = ndtms.settings.linker_port
+    while True:
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        line = 'ndtms_continuity_of_care_transfers{group="England",measure="decided",scope="national"}'
+        shown = [float(m.split()[-1]) for m in metrics.splitlines() if m.startswith(line)]
+        if shown == [national.decided]:
+            return
+        assert time.monotonic() < deadline, f"gauge shows {shown}, expected {national.decided}"
+        time.sleep(1)

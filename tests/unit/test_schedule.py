@@ -1,0 +1,34 @@
+"""The sweep's schedule follows each person's next decision day and pending count."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import TypeAdapter
+
+from services.linker.people import Person, Policy, apply
+from services.linker.schedule import Schedule
+from tests.builders import accepted, secure
+
+KEY = "k" * 32
+
+
+def released() -> Person:
+    person, _ = apply(Person(KEY), accepted(secure(), KEY), date(2024, 3, 10), Policy())
+    return person
+
+
+def test_a_pending_release_is_due_when_its_window_closes() -> None:
+    schedule = Schedule()
+    schedule.note(released())
+    assert schedule.due_on(date(2024, 3, 22)) == [] and schedule.due_on(date(2024, 3, 23)) == [KEY]
+    assert schedule.pending == 1
+    schedule.forget(KEY)
+    assert schedule.due_on(date(2024, 3, 23)) == [] and schedule.pending == 0
+
+
+def test_rebuilt_from_the_stored_form_it_says_the_same() -> None:
+    stored = TypeAdapter(Person).dump_python(released(), mode="json")
+    schedule = Schedule()
+    schedule.replace_all([(KEY, stored)])
+    assert schedule.due_on(date(2024, 3, 23)) == [KEY] and schedule.pending == 1
