@@ -16,6 +16,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
 
+from ndtms import credentials_cli, journeys_cli
 from ndtms.clocks import ENGLAND
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
@@ -86,6 +87,8 @@ def bring_up(settings: PlatformSettings) -> None:
     created = ensure_topics(settings.kafka_client_config())
     print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
     register_schemas(settings)
+    key_file = credentials_cli.ensure_local_operator(settings)
+    print(f"Operator key for this machine's ndtms commands: {key_file}")
     start_all(settings)
     print("Services: ingest, validator, journey and linker are running and healthy")
 
@@ -349,6 +352,20 @@ def cmd_indicator(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_credentials(args: argparse.Namespace) -> int:
+    try:
+        return credentials_cli.run(_settings(), args)
+    except credentials_cli.CredentialCommandFailed as exc:
+        raise CommandFailed(str(exc)) from exc
+
+
+def cmd_journeys(args: argparse.Namespace) -> int:
+    try:
+        return journeys_cli.run(_settings(), args)
+    except (journeys_cli.JourneyCommandFailed, credentials_cli.CredentialCommandFailed) as exc:
+        raise CommandFailed(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ndtms", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -401,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the last day of the rolling 12 months (default: today in England)",
     )
     p.set_defaults(func=cmd_indicator)
+    credentials_cli.add_parser(sub, cmd_credentials)
+    journeys_cli.add_parser(sub, cmd_journeys)
     p = sub.add_parser("demo", help="bring everything up and run a synthetic feed through it")
     p.add_argument("--people", type=int, default=12)
     p.add_argument(
@@ -419,6 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (`| head`) has gone: not an error of ours.
+        sys.stderr.close()
+        return 0
     return result
 
 

@@ -40,8 +40,14 @@ class PlatformSettings(BaseSettings):
     validator_port: int = 18701
     journey_port: int = 18702
     linker_port: int = 18703
+    # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir.
+    credentials_file: Path | None = None
     # Tests and rehearsals only: read "now" from this file instead of the system clock (see ndtms.clocks).
     clock_file: Path | None = None
+
+    @property
+    def credential_store_path(self) -> Path:
+        return self.credentials_file or self.state_dir / "credentials.json"
 
     @property
     def uses_local_kafka(self) -> bool:

@@ -6,6 +6,7 @@ import threading
 
 import uvicorn
 
+from ndtms.access import CredentialStore
 from ndtms.clocks import clock_from
 from ndtms.logs import configure_logging
 from services.journey.http import create_app
@@ -20,7 +21,11 @@ def main() -> None:
     processor.install_signal_handlers()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(lambda: not processor.stopping.is_set()),
+            create_app(
+                lambda: not processor.stopping.is_set(),
+                processor.engine,
+                CredentialStore(settings.credential_store_path),
+            ),
             host=settings.service_host,
             port=settings.journey_port,
             log_level="warning",

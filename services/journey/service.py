@@ -63,6 +63,9 @@ class JourneyProcessor:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
+                # A crashed consumer's partitions move on after 10 s, not librdkafka's 45.
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 3_000,
             }
         )
         self.producer = Producer(settings.producer_config())
@@ -117,6 +120,7 @@ class JourneyProcessor:
             for client_key in sorted(changed):
                 spans = [span_from_json(r.span) for r in store.episodes_of(session, client_key) if r.span]
                 record = client_journeys(client_key, spans, now)
+                store.save_person(session, client_key, record)
                 value = self.journeys_codec.encode(record) if record is not None else None
                 session.add(store.OutboxRow(client_key=client_key, value=value))
         self.consumer.commit(asynchronous=True)
@@ -145,11 +149,12 @@ class JourneyProcessor:
         APPLIED.labels("withdrawn" if accepted.deleted else "applied").inc()
         return True
 
-    def publish_outbox(self) -> None:
+    def publish_outbox(self) -> int:
+        """Publish waiting journeys; the number acknowledged and forgotten."""
         with Session(self.engine) as session:
             rows = [(r.id, r.client_key, r.value) for r in store.pending_publications(session)]
         if not rows:
-            return
+            return 0
         delivered: set[int] = set()
 
         def acknowledged(row_id: int) -> Callable[[KafkaError | None, Message], None]:
@@ -171,6 +176,7 @@ class JourneyProcessor:
             log.warning("%d journey publications not acknowledged; will retry", len(rows) - len(prefix))
         with Session(self.engine) as session, session.begin():
             store.forget_publications(session, prefix)
+        return len(prefix)
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         headers: Any = [
@@ -188,7 +194,7 @@ class JourneyProcessor:
 def build_processor(settings: JourneySettings, clock: Clock) -> JourneyProcessor:
     """The one place the journey processor is wired: store, schema, transcoders, clock."""
     engine = store.engine_for(settings.effective_database_url)
-    store.create_schema(engine)
+    store.migrate(engine)
     registry = registry_client(settings.registry_url)
     return JourneyProcessor(
         settings,

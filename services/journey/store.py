@@ -8,13 +8,19 @@ them, so a crash between commit and publish loses no publication either.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
+    DateTime,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -25,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from ndtms.contract.journeys import ClientJourneys
 
 
 class Base(DeclarativeBase):
@@ -52,6 +60,41 @@ class OffsetRow(Base):
     next_offset: Mapped[int] = mapped_column(BigInteger)
 
 
+class PersonRow(Base):
+    """The person's current journeys as published (the query API's read model)."""
+
+    __tablename__ = "people"
+
+    client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JourneyRow(Base):
+    """One journey, for listing and filtering across people."""
+
+    __tablename__ = "journeys"
+    __table_args__ = (Index("ix_journeys_status_start", "status", "start_date"),)
+
+    client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    journey_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    discharge_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    discharge_reason: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    status: Mapped[str] = mapped_column(String(10))
+
+
+class JourneyProviderRow(Base):
+    """Which providers a journey's episodes are with, for the provider filter."""
+
+    __tablename__ = "journey_providers"
+    __table_args__ = (Index("ix_journey_providers_provider", "provider_id"),)
+
+    client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    journey_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
 class OutboxRow(Base):
     __tablename__ = "outbox"
 
@@ -76,8 +119,47 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema (Alembic, `services/journey/migrations/`)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def save_person(session: Session, client_key: str, record: ClientJourneys | None) -> None:
+    """Replace the person's read model: their document, journeys and providers (or remove them)."""
+    session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key == client_key))
+    session.execute(delete(JourneyRow).where(JourneyRow.client_key == client_key))
+    person = session.get(PersonRow, client_key)
+    if record is None:
+        if person is not None:
+            session.delete(person)
+        return
+    document = record.model_dump(mode="json")
+    if person is None:
+        session.add(PersonRow(client_key=client_key, document=document, updated_at=record.updated_at))
+    else:
+        person.document, person.updated_at = document, record.updated_at
+    for journey in record.journeys:
+        session.add(
+            JourneyRow(
+                client_key=client_key,
+                journey_id=journey.journey_id,
+                start_date=journey.start_date,
+                discharge_date=journey.discharge_date,
+                discharge_reason=journey.discharge_reason.value if journey.discharge_reason else None,
+                status=journey.status.value,
+            )
+        )
+        for provider in sorted({e.provider_id for e in journey.episodes}):
+            session.add(
+                JourneyProviderRow(client_key=client_key, journey_id=journey.journey_id, provider_id=provider)
+            )
 
 
 def stored_offsets(session: Session, topic: str) -> dict[int, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -45,10 +44,10 @@ def journeys_for(
 
 
 @pytest.fixture
-def journey_service(platform: PlatformSettings, tmp_path: Path) -> Iterator[JourneyProcessor]:
+def journey_service(platform: PlatformSettings, database_url: str) -> Iterator[JourneyProcessor]:
     settings = JourneySettings(
         **platform.model_dump(),
-        database_url=f"sqlite:///{tmp_path / 'j.db'}",
+        database_url=database_url,
         journey_group_id=f"journey-test-{time.time_ns()}",
     )
     processor = build_processor(settings, lambda: NOW)

@@ -1,0 +1,132 @@
+"""Who may call the HTTP APIs: API keys bound to provider codes or to the operations role.
+
+Operators issue and revoke keys with `ndtms credentials`; the services read the same store
+file (`NDTMS_CREDENTIALS_FILE`, default `state/credentials.json`) and notice changes without a
+restart, so a revoked key stops working within a request or two. Only a SHA-256 digest of
+each key is stored (keys are 256-bit random, so a plain digest is not guessable); the key
+itself is shown once, when issued, and never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+KEY_PREFIX = "ndtms_"
+log = logging.getLogger(__name__)
+
+
+class UnknownCredential(KeyError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credential:
+    id: str
+    name: str
+    key_digest: str
+    providers: tuple[str, ...]
+    operations: bool
+    issued_at: str
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def may_publish_for(self, provider_id: str) -> bool:
+        return provider_id in self.providers
+
+    def public(self) -> dict[str, object]:
+        """What may be shown: everything but the digest."""
+        shown = asdict(self)
+        shown.pop("key_digest")
+        return shown
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class CredentialStore:
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._credentials: dict[str, Credential] = {}
+
+    def _load(self) -> dict[str, Credential]:
+        with self._lock:
+            try:
+                stat = self.path.stat()
+            except FileNotFoundError:
+                self._stamp, self._credentials = None, {}
+                return self._credentials
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                try:
+                    data = json.loads(self.path.read_text(encoding="utf-8"))
+                    self._credentials = {
+                        c["id"]: Credential(**{**c, "providers": tuple(c["providers"])})
+                        for c in data["credentials"]
+                    }
+                except (ValueError, KeyError, TypeError) as exc:
+                    # Keep the last good store: a half-edited file must not let anyone in or lock all out
+                    log.error(
+                        "credential store %s is not valid (%s); keeping the last good one", self.path, exc
+                    )
+                self._stamp = stamp
+            return self._credentials
+
+    def _save(self, credentials: dict[str, Credential]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".partial")
+        body = json.dumps({"credentials": [asdict(c) for c in credentials.values()]}, indent=2)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(body)
+        partial.replace(self.path)
+
+    def all(self) -> list[Credential]:
+        return list(self._load().values())
+
+    def issue(
+        self, name: str, providers: tuple[str, ...], operations: bool, now: datetime
+    ) -> tuple[Credential, str]:
+        if not providers and not operations:
+            raise ValueError("a credential needs at least one provider code or the operations role")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        credential = Credential(
+            id=secrets.token_hex(6),
+            name=name,
+            key_digest=digest(key),
+            providers=tuple(sorted(set(providers))),
+            operations=operations,
+            issued_at=now.isoformat(),
+        )
+        self._save({**self._load(), credential.id: credential})
+        return credential, key
+
+    def revoke(self, credential_id: str, now: datetime) -> Credential:
+        credentials = dict(self._load())
+        if credential_id not in credentials:
+            raise UnknownCredential(credential_id)
+        revoked = replace(credentials[credential_id], revoked_at=now.isoformat())
+        credentials[credential_id] = revoked
+        self._save(credentials)
+        return revoked
+
+    def authenticate(self, key: str) -> Credential | None:
+        """The active credential this key belongs to, or None."""
+        wanted = digest(key)
+        for credential in self._load().values():
+            if secrets.compare_digest(credential.key_digest, wanted) and credential.active:
+                return credential
+        return None

@@ -1,0 +1,105 @@
+"""`ndtms credentials`: issue, list and revoke API keys (see ndtms.access)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ndtms.access import CredentialStore, UnknownCredential
+from ndtms.contract.settings import PlatformSettings
+
+LOCAL_OPERATOR = "local-operator"
+
+
+class CredentialCommandFailed(Exception):
+    pass
+
+
+def operator_key_file(settings: PlatformSettings) -> Path:
+    return settings.state_dir / "operator.key"
+
+
+def ensure_local_operator(settings: PlatformSettings) -> Path:
+    """An operations key for this machine's `ndtms` commands, kept in state/operator.key (0600)."""
+    store = CredentialStore(settings.credential_store_path)
+    path = operator_key_file(settings)
+    if path.exists() and store.authenticate(path.read_text(encoding="utf-8").strip()) is not None:
+        return path
+    _, key = store.issue(LOCAL_OPERATOR, (), operations=True, now=datetime.now(UTC))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return path
+
+
+def operator_key(settings: PlatformSettings) -> str:
+    """NDTMS_API_KEY, else the local operator key that `ndtms up` keeps."""
+    key = os.environ.get("NDTMS_API_KEY")
+    if key:
+        return key
+    path = operator_key_file(settings)
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    raise CredentialCommandFailed(
+        "no API key: set NDTMS_API_KEY to an operations key, or run `ndtms up` to make a local one"
+    )
+
+
+def run(settings: PlatformSettings, args: argparse.Namespace) -> int:
+    store = CredentialStore(settings.credential_store_path)
+    now = datetime.now(UTC)
+    if args.action == "issue":
+        try:
+            credential, key = store.issue(args.name, tuple(args.provider or ()), args.operations, now)
+        except ValueError as exc:
+            raise CredentialCommandFailed(str(exc)) from exc
+        shown: dict[str, Any] = {**credential.public(), "key": key}
+        if args.json:
+            print(json.dumps(shown))
+        else:
+            print(f"Issued credential {credential.id} ({credential.name}).")
+            print(
+                f"  providers: {', '.join(credential.providers) or '-'}; operations: {credential.operations}"
+            )
+            print(f"  key (shown once, store it now): {key}")
+        return 0
+    if args.action == "revoke":
+        try:
+            revoked = store.revoke(args.id, now)
+        except UnknownCredential as exc:
+            raise CredentialCommandFailed(f"no credential {args.id}; see `ndtms credentials list`") from exc
+        print(f"Revoked credential {revoked.id} ({revoked.name}); services refuse it from now on.")
+        return 0
+    listed = [c.public() for c in store.all()]
+    if args.json:
+        print(json.dumps({"credentials": listed}))
+        return 0
+    print(f"{'id':<14} {'name':<24} {'operations':<10} {'revoked':<26} providers")
+    for c in store.all():
+        print(
+            f"{c.id:<14} {c.name:<24} {c.operations!s:<10} {c.revoked_at or '-':<26} "
+            f"{', '.join(c.providers) or '-'}"
+        )
+    return 0
+
+
+def add_parser(sub: Any, handler: Any) -> None:
+    p = sub.add_parser("credentials", help="issue, list and revoke API keys for vendors and operators")
+    actions = p.add_subparsers(dest="action", required=True)
+    issue = actions.add_parser("issue", help="a new key, shown once")
+    issue.add_argument("--name", required=True, help="who it is for, e.g. the vendor system")
+    issue.add_argument(
+        "--provider", action="append", metavar="CODE", help="a provider code it may publish for"
+    )
+    issue.add_argument("--operations", action="store_true", help="may use the operations (query) APIs")
+    issue.add_argument("--json", action="store_true")
+    revoke = actions.add_parser("revoke", help="stop a key working")
+    revoke.add_argument("id")
+    listing = actions.add_parser("list", help="every credential, without keys")
+    listing.add_argument("--json", action="store_true")
+    p.set_defaults(func=handler)

@@ -1,0 +1,123 @@
+"""`ndtms journeys show CLIENT_KEY` and `ndtms journeys rebuild`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+
+from ndtms.clocks import clock_from
+from ndtms.contract.settings import PlatformSettings
+from ndtms.credentials_cli import operator_key
+from ndtms.localrun.services import SERVICES, process_of, start_all
+from services.journey.rebuild import rebuild
+from services.journey.settings import JourneySettings
+
+JOURNEY = next(s for s in SERVICES if s.name == "journey")
+
+
+class JourneyCommandFailed(Exception):
+    pass
+
+
+def fetch_journeys(settings: PlatformSettings, client_key: str) -> dict[str, Any]:
+    url = f"http://{settings.service_host}:{settings.journey_port}/v1/clients/{client_key}/journeys"
+    try:
+        response = httpx.get(url, headers={"Authorization": f"Bearer {operator_key(settings)}"}, timeout=10)
+    except httpx.HTTPError as exc:
+        raise JourneyCommandFailed(
+            f"the journey service at {url} does not answer ({exc}); is it up?"
+        ) from exc
+    if response.status_code != 200:
+        detail = response.json().get("detail") if response.content else response.reason_phrase
+        raise JourneyCommandFailed(f"{response.status_code}: {detail}")
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def timeline(record: dict[str, Any]) -> list[str]:
+    """Journeys and custody periods in date order, episodes under their journey."""
+    entries: list[tuple[str, list[str]]] = []
+    for journey in record["journeys"]:
+        ended = (
+            f"closed {journey['discharge_date']} ({journey['discharge_reason'] or 'reason not given'})"
+            if journey["status"] == "closed"
+            else "open"
+        )
+        lines = [f"{journey['start_date']}  journey {journey['journey_id']}: {ended}"]
+        for episode in journey["episodes"]:
+            until = episode["discharge_date"] or "open"
+            name = f"{episode['provider_id']}/{episode['episode_id']}"
+            lines.append(f"              {name}  {episode['start_date']} -> {until}")
+        entries.append((journey["start_date"], lines))
+    for period in record["custody_periods"]:
+        when = period["reception_date"] or period["prison_exit_date"] or ""
+        exit_part = (
+            f", {period['exit_reason'] or 'left'} {period['prison_exit_date']}"
+            f" to {period['exit_destination_la'] or 'an unknown local authority'}"
+            if period["prison_exit_date"]
+            else ", still in custody"
+        )
+        entries.append(
+            (
+                when,
+                [
+                    f"{when}  custody {period['provider_id']}/{period['episode_id']}: "
+                    f"received {period['reception_date'] or 'date unknown'}{exit_part}"
+                ],
+            )
+        )
+    lines = [
+        f"Client {record['client_key']}: {len(record['journeys'])} journey(s), "
+        f"{len(record['custody_periods'])} custody period(s); updated {record['updated_at']}"
+    ]
+    for _, block in sorted(entries, key=lambda entry: entry[0]):
+        lines.extend(block)
+    return lines
+
+
+def run(settings: PlatformSettings, args: argparse.Namespace) -> int:
+    if args.action == "show":
+        record = fetch_journeys(settings, args.client_key)
+        print(json.dumps(record) if args.json else "\n".join(timeline(record)))
+        return 0
+    journey_settings = JourneySettings(**settings.model_dump())
+    if args.into:
+        journey_settings = journey_settings.model_copy(update={"database_url": args.into})
+        summary = rebuild(journey_settings, clock_from(settings.clock_file), publish=False)
+    else:
+        process = process_of(JOURNEY, settings)
+        was_running = process.stop(timeout=30)
+        try:
+            summary = rebuild(journey_settings, clock_from(settings.clock_file), publish=True)
+        finally:
+            if was_running:
+                start_all(settings)
+    if args.json:
+        print(json.dumps(asdict(summary)))
+    else:
+        print(
+            f"Rebuilt from {summary.records} records: {summary.people} people, {summary.journeys} journeys "
+            f"in {summary.seconds:.1f}s" + (f" into {args.into}" if args.into else "; journeys republished")
+        )
+    return 0
+
+
+def add_parser(sub: Any, handler: Any) -> None:
+    p = sub.add_parser("journeys", help="a person's treatment journeys; rebuild the journey store")
+    actions = p.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", help="a readable timeline of one client's journeys")
+    show.add_argument("client_key")
+    show.add_argument("--json", action="store_true")
+    again = actions.add_parser(
+        "rebuild",
+        help="rebuild the store from ndtms.episodes.valid (stops and restarts a local journey service)",
+    )
+    again.add_argument(
+        "--into", metavar="DATABASE_URL", help="rebuild into another database, publish nothing"
+    )
+    again.add_argument("--json", action="store_true")
+    p.set_defaults(func=handler)

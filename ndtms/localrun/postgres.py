@@ -1,0 +1,117 @@
+"""A throwaway PostgreSQL server from the Debian packages, for tests and benchmarks.
+
+`initdb` and `postgres` refuse to run as root; when this process is root, the server runs as
+the `postgres` user the Debian package creates (through `runuser`), in a folder it owns.
+It listens on loopback only with trust authentication: never for real data.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import create_engine, make_url, text
+
+DATABASE = "ndtms"
+USER = "ndtms"
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def server_binaries() -> Path:
+    """The folder with initdb and pg_ctl: `pg_config --bindir`, else the newest Debian version."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return Path(found[-1]).parent
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        answer = subprocess.run([pg_config, "--bindir"], check=False, capture_output=True, text=True)
+        bindir = Path(answer.stdout.strip())
+        if (bindir / "initdb").exists():
+            return bindir
+    raise PostgresUnavailable(
+        "no PostgreSQL server binaries (initdb): install them with `apt-get install postgresql`"
+    )
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", "postgres", "--", *argv]
+
+
+@contextmanager
+def postgres_running(port: int) -> Iterator[str]:
+    """Start a fresh server on 127.0.0.1:`port`; yield its SQLAlchemy URL; stop it and remove it."""
+    bindir = server_binaries()
+    root = Path(tempfile.mkdtemp(prefix="ndtms-pg-"))
+    data = root / "data"
+    data.mkdir()
+    if os.geteuid() == 0:
+        server_user = pwd.getpwnam("postgres")
+        for path in (root, data):
+            os.chown(path, server_user.pw_uid, server_user.pw_gid)
+    log = root / "server.log"
+    pg_ctl = str(bindir / "pg_ctl")
+    try:
+        _start(bindir, data, log, port)
+        try:
+            _create_database(port)
+            yield f"postgresql+psycopg://{USER}@127.0.0.1:{port}/{DATABASE}"
+        finally:
+            stop = [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]
+            subprocess.run(_as_server_user(stop), check=False, capture_output=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _start(bindir: Path, data: Path, log: Path, port: int) -> None:
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8"]
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={data}"
+    start = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
+    for argv in (initdb, start):
+        try:
+            subprocess.run(_as_server_user(argv), check=True, capture_output=True, timeout=120)
+        except subprocess.CalledProcessError as exc:
+            detail = (exc.stderr or b"").decode(errors="replace")[-2000:]
+            raise PostgresUnavailable(f"{Path(argv[0]).name} failed: {detail}") from exc
+
+
+def _create_database(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(
+                host="127.0.0.1", port=port, user=USER, dbname="postgres", autocommit=True
+            ) as connection:
+                connection.execute(f"CREATE DATABASE {DATABASE}")
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """A new empty database beside the one `server_url` names; its URL."""
+    if not name.isidentifier():
+        raise ValueError(f"not a plain database name: {name!r}")
+    url = make_url(server_url)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)

@@ -1,0 +1,184 @@
+"""SIGKILL the journey service in the middle of a replay, restart it: nothing lost, nothing doubled.
+
+Runs the real service process on the real broker, against SQLite and a real PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from sqlalchemy.orm import Session
+
+from ndtms.contract.episodes import AcceptedEpisode
+from ndtms.contract.journeys import ClientJourneys
+from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.topics import JOURNEYS, VALID
+from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.localrun.processes import ManagedProcess
+from ndtms.localrun.services import PROJECT_ROOT, service_environment
+from ndtms.status import end_offsets
+from services.journey import store
+from services.journey.journeys import custody_periods_of, journeys_of
+from services.journey.records import span_of
+from tests.builders import accepted, community
+
+pytestmark = pytest.mark.broker
+PARTS = ("journeys", "custody_periods")
+
+
+def person_records(rng: random.Random, client_key: str, n: int) -> list[AcceptedEpisode]:
+    """One made-up person's community episodes: new, corrected, withdrawn, in shuffled order."""
+    records = []
+    start = date(2023, 1, 1) + timedelta(days=rng.randrange(300))
+    for k in range(rng.randint(1, 3)):
+        referral = start + timedelta(days=rng.choice((0, 10, 22, 40)))
+        discharge = referral + timedelta(days=rng.randrange(5, 60)) if rng.random() < 0.7 else None
+        data: dict[str, Any] = community(
+            episode_id=f"KR{n:05d}E{k}",
+            referral_date=referral.isoformat(),
+            triage_date=(referral + timedelta(days=1)).isoformat(),
+            interventions=[],
+            recorded_at="2025-01-01T00:00:00Z",
+        )
+        if discharge is not None:
+            data |= {"discharge_date": discharge.isoformat(), "discharge_reason": "incomplete_dropped_out"}
+        records.append(accepted(data, client_key))
+        roll = rng.random()
+        if roll < 0.2:
+            moved = referral + timedelta(days=rng.choice((-5, 3, 25)))
+            corrected = data | {"revision": 2, "referral_date": moved.isoformat()}
+            corrected["triage_date"] = (moved + timedelta(days=1)).isoformat()
+            records.append(accepted(corrected, client_key))
+        elif roll < 0.3:
+            withdrawn = {"provider_id": data["provider_id"], "episode_id": data["episode_id"], "revision": 2}
+            records.append(accepted(withdrawn | {"deleted": True}, client_key))
+        start = discharge or referral
+    rng.shuffle(records)
+    return records
+
+
+def expected_record(records: list[AcceptedEpisode]) -> dict[str, Any] | None:
+    """The journey rule applied by hand to the person's final revisions."""
+    final: dict[str, AcceptedEpisode] = {}
+    for record in records:
+        if record.episode_key not in final or record.revision > final[record.episode_key].revision:
+            final[record.episode_key] = record
+    spans = [s for s in (span_of(r) for r in final.values()) if s is not None]
+    if not spans:
+        return None
+    return {
+        "journeys": [j.model_dump(mode="json") for j in journeys_of(spans)],
+        "custody_periods": [c.model_dump(mode="json") for c in custody_periods_of(spans)],
+    }
+
+
+@pytest.fixture
+def service(
+    platform: PlatformSettings, database_url: str, tmp_path: Path
+) -> Iterator[tuple[ManagedProcess, list[str], dict[str, str]]]:
+    env = service_environment(platform)
+    env |= {
+        "NDTMS_DATABASE_URL": database_url,
+        "NDTMS_JOURNEY_GROUP_ID": f"journey-kill-{time.time_ns()}",
+        "NDTMS_JOURNEY_PORT": "28712",
+        "NDTMS_JOURNEY_BATCH_SIZE": "50",
+        "NDTMS_CREDENTIALS_FILE": str(tmp_path / "credentials.json"),
+    }
+    process = ManagedProcess("journey-kill", tmp_path / "run", tmp_path / "logs")
+    argv = [sys.executable, "-m", "services.journey"]
+    yield process, argv, env
+    process.stop()
+
+
+def _stored_total(engine: Any) -> int:
+    with Session(engine) as session:
+        return sum(store.stored_offsets(session, VALID.name).values())
+
+
+def test_killed_mid_replay_and_restarted_nothing_is_lost_or_doubled(
+    platform: PlatformSettings, database_url: str, service: tuple[ManagedProcess, list[str], dict[str, str]]
+) -> None:
+    process, argv, env = service
+    rng = random.Random(61)
+    people = {f"{7_000_000 + n:032x}": person_records(rng, f"{7_000_000 + n:032x}", n) for n in range(600)}
+    codec = AvroTranscoder(registry_client(platform.registry_url), VALID, AcceptedEpisode)
+    producer = Producer(platform.producer_config())
+    for records in people.values():
+        for record in records:
+            producer.produce(VALID.name, key=record.client_key.encode(), value=codec.encode(record))
+    producer.flush(30)
+    probe = Consumer({**platform.kafka_client_config(), "group.id": "kill-probe"})
+    end = sum(end_offsets(probe, VALID.name, VALID.partitions).values())
+    probe.close()
+
+    engine = store.engine_for(database_url)
+    store.migrate(engine)  # so progress can be read before the service's own start-up migrates
+    killed_at: list[int] = []
+    for _ in range(2):
+        pid = process.start(argv, env=env, cwd=PROJECT_ROOT)
+        deadline = time.monotonic() + 120
+        before = _stored_total(engine) if killed_at else 0
+        while _stored_total(engine) <= before:
+            assert time.monotonic() < deadline, f"no progress; log:\n{process.log_tail()}"
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        killed_at.append(_stored_total(engine))
+        assert killed_at[-1] < end, "the service had finished before it was killed"
+        time.sleep(0.5)
+    process.start(argv, env=env, cwd=PROJECT_ROOT)
+    deadline = time.monotonic() + 180
+    while _stored_total(engine) < end:
+        assert time.monotonic() < deadline, f"never caught up; log:\n{process.log_tail()}"
+        time.sleep(0.2)
+    time.sleep(2)  # the outbox drains after the commit
+
+    with Session(engine) as session:
+        assert store.pending_publications(session) == []
+        for client_key, records in people.items():
+            document = session.get(store.PersonRow, client_key)
+            want = expected_record(records)
+            got = (
+                None
+                if document is None
+                else {k: document.document[k] for k in ("journeys", "custody_periods")}
+            )
+            assert got == want, client_key
+
+    published = _latest_journeys(platform, set(people))
+    for client_key, records in people.items():
+        want = expected_record(records)
+        got = published.get(client_key)
+        assert (None if got is None else {k: got[k] for k in PARTS}) == want
+    assert killed_at[0] > 0
+
+
+def _latest_journeys(platform: PlatformSettings, keys: set[str]) -> dict[str, Any]:
+    codec = AvroTranscoder(registry_client(platform.registry_url), JOURNEYS, ClientJourneys)
+    consumer = Consumer({**platform.kafka_client_config(), "group.id": f"kill-read-{time.time_ns()}"})
+    ends = end_offsets(consumer, JOURNEYS.name, JOURNEYS.partitions)
+    consumer.assign([TopicPartition(JOURNEYS.name, p, 0) for p in range(JOURNEYS.partitions)])
+    latest: dict[str, Any] = {}
+    done: set[int] = {p for p, e in ends.items() if e == 0}
+    deadline = time.monotonic() + 60
+    while len(done) < JOURNEYS.partitions and time.monotonic() < deadline:
+        for message in consumer.consume(1000, timeout=0.5):
+            if message.error() is not None:
+                continue
+            key = (message.key() or b"").decode()
+            if key in keys:
+                value = message.value()
+                latest[key] = None if value is None else codec.decode(value).model_dump(mode="json")
+            if (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
+                done.add(message.partition() or 0)
+    consumer.close()
+    return {k: v for k, v in latest.items() if v is not None}

@@ -1,0 +1,112 @@
+"""The journey store on SQLite and on a real PostgreSQL server: migrations, read model, query API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from ndtms.access import CredentialStore
+from ndtms.contract.episodes import AcceptedEpisode
+from services.journey import store
+from services.journey.http import create_app
+from services.journey.records import client_journeys, span_of
+from tests.builders import accepted, community, secure
+
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+ALICE, BOB = "a" * 32, "b" * 32
+
+
+def test_migrations_build_exactly_the_schema_the_code_maps(database_url: str) -> None:
+    engine = store.engine_for(database_url)
+    store.migrate(engine)
+    store.migrate(engine)  # a second start finds nothing to do
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), store.Base.metadata)
+    assert differences == []
+
+
+def _save(session: Session, client_key: str, *records: AcceptedEpisode) -> None:
+    spans = [s for s in (span_of(r) for r in records) if s is not None]
+    store.save_person(session, client_key, client_journeys(client_key, spans, NOW))
+
+
+@pytest.fixture
+def api(database_url: str, tmp_path: Path) -> tuple[TestClient, dict[str, str], dict[str, str]]:
+    engine = store.engine_for(database_url)
+    store.migrate(engine)
+    with Session(engine) as session, session.begin():
+        _save(session, ALICE, accepted(community(), ALICE), accepted(secure(), ALICE))
+        closed = community(
+            provider_id="CMTY002",
+            episode_id="CE9",
+            discharge_date="2024-03-20",
+            discharge_reason="incomplete_dropped_out",
+        )
+        _save(session, BOB, accepted(closed, BOB))
+    credentials = CredentialStore(tmp_path / "credentials.json")
+    _, operator = credentials.issue("ops", (), operations=True, now=NOW)
+    _, vendor = credentials.issue("vendor", ("CMTY001",), operations=False, now=NOW)
+    client = TestClient(create_app(lambda: True, engine, credentials))
+    return client, {"Authorization": f"Bearer {operator}"}, {"X-API-Key": vendor}
+
+
+def test_one_clients_journeys_and_custody(api: tuple[TestClient, dict[str, str], dict[str, str]]) -> None:
+    client, operator, _ = api
+    body = client.get(f"/v1/clients/{ALICE}/journeys", headers=operator).json()
+    assert [j["status"] for j in body["journeys"]] == ["open"]
+    assert [p["provider_id"] for p in body["custody_periods"]] == ["PRISON01"]
+    assert "date_of_birth" not in str(body) and "first_initial" not in str(body)
+    assert client.get(f"/v1/clients/{'c' * 32}/journeys", headers=operator).status_code == 404
+    bad = client.get("/v1/clients/not-a-key/journeys", headers=operator)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["path", "client_key"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", [ALICE, BOB]),
+        ("?status=open", [ALICE]),
+        ("?status=closed", [BOB]),
+        ("?provider=CMTY002", [BOB]),
+        ("?provider=CMTY001&status=closed", []),
+        ("?started_from=2024-03-09", []),
+        ("?started_from=2024-03-08&started_to=2024-03-08", [ALICE, BOB]),
+    ],
+)
+def test_listing_filters(
+    api: tuple[TestClient, dict[str, str], dict[str, str]], query: str, expected: list[str]
+) -> None:
+    client, operator, _ = api
+    body = client.get(f"/v1/journeys{query}", headers=operator).json()
+    assert sorted(item["client_key"] for item in body["items"]) == expected and body["total"] == len(expected)
+
+
+def test_listing_pages(api: tuple[TestClient, dict[str, str], dict[str, str]]) -> None:
+    client, operator, _ = api
+    first = client.get("/v1/journeys?page_size=1", headers=operator).json()
+    second = client.get(f"/v1/journeys?page_size=1&page={first['next_page']}", headers=operator).json()
+    assert first["total"] == 2 and second["next_page"] is None
+    assert {first["items"][0]["client_key"], second["items"][0]["client_key"]} == {ALICE, BOB}
+    assert client.get("/v1/journeys?page=0", headers=operator).status_code == 422
+    assert client.get("/v1/journeys?page_size=501", headers=operator).status_code == 422
+    assert client.get("/v1/journeys?status=lost", headers=operator).status_code == 422
+
+
+def test_only_operations_keys_may_query(
+    api: tuple[TestClient, dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    client, operator, vendor = api
+    assert client.get("/v1/journeys").status_code == 401
+    assert client.get("/v1/journeys", headers={"Authorization": "Bearer ndtms_wrong"}).status_code == 401
+    assert client.get("/v1/journeys", headers=vendor).status_code == 403
+    assert client.get("/v1/health").status_code == 200
+    store_file = CredentialStore(tmp_path / "credentials.json")
+    [ops] = [c for c in store_file.all() if c.operations]
+    store_file.revoke(ops.id, NOW)
+    assert client.get("/v1/journeys", headers=operator).status_code == 401
