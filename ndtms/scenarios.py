@@ -38,9 +38,10 @@ def _iso(day: date) -> str:
 class _Episodes:
     """Revisions of one person's episodes as they are written, corrected, withdrawn."""
 
-    def __init__(self, rng: random.Random, today: date):
+    def __init__(self, rng: random.Random, today: date, label: str):
         self.rng = rng
         self.today = today
+        self.label = label
         self.records: list[FeedRecord] = []
 
     def add(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +78,7 @@ class _Episodes:
 def _community(episodes: _Episodes, who: Person, n: int, k: int, release: date) -> dict[str, Any] | None:
     rng, today = episodes.rng, episodes.today
     provider = rng.choice(COMMUNITY)
-    episode = f"S{n:05d}C{k}"
+    episode = f"{episodes.label}{n:05d}C{k}"
     kind = rng.random()
 
     def clip(day: date) -> date:
@@ -110,17 +111,19 @@ def _community(episodes: _Episodes, who: Person, n: int, k: int, release: date) 
     return None  # not seen
 
 
-def person_feed(rng: random.Random, today: date, n: int) -> list[FeedRecord]:
+def person_feed(rng: random.Random, today: date, n: int, label: str = "S") -> list[FeedRecord]:
     """Everything one made-up person's providers submit, in the order they wrote it."""
     who = person(rng)
-    episodes = _Episodes(rng, today)
+    episodes = _Episodes(rng, today, label)
     first = today - timedelta(days=rng.randrange(1, 150))
     releases = [first]
     if rng.random() < 0.2 and (today - first).days > 135:
         # Received again after the first release (reception is 120 days before exit).
         releases.append(first + timedelta(days=rng.randrange(125, (today - first).days)))
     for k, release in enumerate(releases):
-        prison = episodes.add(prison_release(who, rng.choice(PRISONS), f"S{n:05d}P{k}", release))
+        prison = episodes.add(
+            prison_release(who, rng.choice(PRISONS), f"{episodes.label}{n:05d}P{k}", release)
+        )
         seen = _community(episodes, who, n, k, release)
         roll = rng.random()
         if roll < 0.1:  # the exit date is corrected by a few days
@@ -149,11 +152,13 @@ def person_feed(rng: random.Random, today: date, n: int) -> list[FeedRecord]:
     return episodes.records
 
 
-def continuity_feed(today: date, people: int, seed: int = 216, batches: int = 3) -> list[list[FeedRecord]]:
+def continuity_feed(
+    today: date, people: int, seed: int = 216, batches: int = 3, label: str = "S"
+) -> list[list[FeedRecord]]:
     """Many people's records as successive submissions: shuffled across `batches` (late arrivals,
     corrections before the records they correct), then a last one resending about a tenth of them."""
     rng = random.Random(seed)
-    records = [record for n in range(people) for record in person_feed(rng, today, n)]
+    records = [record for n in range(people) for record in person_feed(rng, today, n, label)]
     rng.shuffle(records)
     submissions = [records[i::batches] for i in range(batches)]
     submissions.append([r for r in records if rng.random() < 0.1])
