@@ -26,6 +26,7 @@ test: install
 bench: install
 	$(VENV)/bin/python -m benchmarks.validator
 	$(VENV)/bin/python -m benchmarks.linker
+	$(VENV)/bin/python -m benchmarks.journey
 
 down:
 	$(NDTMS) down

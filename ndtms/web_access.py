@@ -1,46 +1,47 @@
 """The HTTP side of `ndtms.access`: reading the key from a request, 401 and 403 answers."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI reads these dependency annotations at
+# runtime, and they name a closure's local (`check`) that a string annotation could not resolve.
 from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ndtms.access import Credential, CredentialStore
 
-SCHEME = "Bearer"
+BEARER = HTTPBearer(auto_error=False, description="An API key issued with `ndtms credentials issue`.")
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, as a header.")
+
+UNAUTHORISED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no API key, or one that is unknown or revoked"},
+    403: {"description": "the key does not have the role or provider this request needs"},
+}
 
 
-def presented_key(request: Request) -> str | None:
-    """`Authorization: Bearer KEY`, or `X-API-Key: KEY`."""
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, key = header.partition(" ")
-        return key.strip() if scheme.lower() == "bearer" and key.strip() else None
-    return request.headers.get("x-api-key") or None
-
-
-def authenticated(store: CredentialStore) -> Callable[[Request], Credential]:
-    def dependency(request: Request) -> Credential:
-        key = presented_key(request)
+def authenticated(store: CredentialStore) -> Callable[..., Credential]:
+    def dependency(
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        header: Annotated[str | None, Depends(API_KEY_HEADER)],
+    ) -> Credential:
+        key = bearer.credentials if bearer is not None else header
         credential = store.authenticate(key) if key else None
         if credential is None:
             raise HTTPException(
                 status_code=status.HTTP_401_UNAUTHORIZED,
                 detail="a valid API key is required: send `Authorization: Bearer <key>` "
                 "(operators issue keys with `ndtms credentials issue`)",
-                headers={"WWW-Authenticate": SCHEME},
+                headers={"WWW-Authenticate": "Bearer"},
             )
         return credential
 
     return dependency
 
 
-def operations_only(store: CredentialStore) -> Callable[[Request], Credential]:
+def operations_only(store: CredentialStore) -> Callable[..., Credential]:
     check = authenticated(store)
 
-    def dependency(request: Request) -> Credential:
-        credential = check(request)
+    def dependency(credential: Annotated[Credential, Depends(check)]) -> Credential:
         if not credential.operations:
             raise HTTPException(
                 status_code=status.HTTP_403_FORBIDDEN,

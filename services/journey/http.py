@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
 from ndtms.contract.journeys import ClientJourneys, JourneyStatus
-from ndtms.web_access import operations_only
+from ndtms.web_access import UNAUTHORISED, operations_only
 from services.journey.queries import JourneyFilter, list_journeys, person_document
 
 MAX_PAGE_SIZE = 500
@@ -46,7 +46,9 @@ def create_app(is_ready: Callable[[], bool], engine: Engine, credentials: Creden
         description="Each person's treatment journeys (NDTMS rule), for operations staff. "
         "Every /v1 query needs an API key with the operations role: `Authorization: Bearer <key>`.",
     )
-    queries = APIRouter(prefix="/v1", dependencies=[Depends(operations_only(credentials))])
+    queries = APIRouter(
+        prefix="/v1", dependencies=[Depends(operations_only(credentials))], responses=UNAUTHORISED
+    )
 
     @app.get("/v1/health", tags=["operations"])
     def health() -> dict[str, str]:

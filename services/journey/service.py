@@ -109,41 +109,46 @@ class JourneyProcessor:
             return
         self.producer.flush(30)
         with WRITE_SECONDS.time(), Session(self.engine) as session, session.begin():
+            # One read for every person in the batch, instead of one per record.
+            held = store.episodes_of_people(session, {a.client_key for _, a in decoded if a is not None})
             changed: set[str] = set()
             for message, accepted in decoded:
-                if accepted is not None and self._apply(session, accepted):
+                if accepted is not None and self._apply(session, held, accepted):
                     changed.add(accepted.client_key)
                 store.record_offset(
                     session, VALID.name, message.partition() or 0, (message.offset() or 0) + 1
                 )
             now = self.clock()
-            for client_key in sorted(changed):
-                spans = [span_from_json(r.span) for r in store.episodes_of(session, client_key) if r.span]
-                record = client_journeys(client_key, spans, now)
-                store.save_person(session, client_key, record)
+            records = {
+                client_key: client_journeys(
+                    client_key, [span_from_json(r.span) for r in held[client_key].values() if r.span], now
+                )
+                for client_key in sorted(changed)
+            }
+            store.save_people(session, records)
+            for client_key, record in records.items():
                 value = self.journeys_codec.encode(record) if record is not None else None
                 session.add(store.OutboxRow(client_key=client_key, value=value))
         self.consumer.commit(asynchronous=True)
 
-    def _apply(self, session: Session, accepted: AcceptedEpisode) -> bool:
-        key = (accepted.client_key, accepted.provider_id, accepted.episode_id)
-        row = session.get(store.EpisodeRow, key)
+    def _apply(self, session: Session, held: store.HeldEpisodes, accepted: AcceptedEpisode) -> bool:
+        row = held[accepted.client_key].get((accepted.provider_id, accepted.episode_id))
         if row is not None and row.revision >= accepted.revision:
             APPLIED.labels("unchanged").inc()
             return False
         span = span_of(accepted)
         payload = span_to_json(span) if span is not None else None
         if row is None:
-            session.add(
-                store.EpisodeRow(
-                    client_key=accepted.client_key,
-                    provider_id=accepted.provider_id,
-                    episode_id=accepted.episode_id,
-                    revision=accepted.revision,
-                    deleted=accepted.deleted,
-                    span=payload,
-                )
+            row = store.EpisodeRow(
+                client_key=accepted.client_key,
+                provider_id=accepted.provider_id,
+                episode_id=accepted.episode_id,
+                revision=accepted.revision,
+                deleted=accepted.deleted,
+                span=payload,
             )
+            session.add(row)
+            held[accepted.client_key][(accepted.provider_id, accepted.episode_id)] = row
         else:
             row.revision, row.deleted, row.span = accepted.revision, accepted.deleted, payload
         APPLIED.labels("withdrawn" if accepted.deleted else "applied").inc()

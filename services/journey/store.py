@@ -7,7 +7,8 @@ them, so a crash between commit and publish loses no publication either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -131,22 +132,38 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def save_person(session: Session, client_key: str, record: ClientJourneys | None) -> None:
-    """Replace the person's read model: their document, journeys and providers (or remove them)."""
-    session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key == client_key))
-    session.execute(delete(JourneyRow).where(JourneyRow.client_key == client_key))
-    person = session.get(PersonRow, client_key)
-    if record is None:
-        if person is not None:
-            session.delete(person)
+def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) -> None:
+    """Replace these people's read model: document, journeys and providers (None removes them)."""
+    keys = sorted(records)
+    if not keys:
         return
-    document = record.model_dump(mode="json")
-    if person is None:
-        session.add(PersonRow(client_key=client_key, document=document, updated_at=record.updated_at))
-    else:
-        person.document, person.updated_at = document, record.updated_at
+    session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key.in_(keys)))
+    session.execute(delete(JourneyRow).where(JourneyRow.client_key.in_(keys)))
+    people = {
+        p.client_key: p for p in session.scalars(select(PersonRow).where(PersonRow.client_key.in_(keys)))
+    }
+    for client_key in keys:
+        record, person = records[client_key], people.get(client_key)
+        if record is None:
+            if person is not None:
+                session.delete(person)
+            continue
+        document = record.model_dump(mode="json")
+        if person is None:
+            session.add(PersonRow(client_key=client_key, document=document, updated_at=record.updated_at))
+        else:
+            person.document, person.updated_at = document, record.updated_at
+        session.add_all(_journey_rows(client_key, record))
+
+
+def save_person(session: Session, client_key: str, record: ClientJourneys | None) -> None:
+    save_people(session, {client_key: record})
+
+
+def _journey_rows(client_key: str, record: ClientJourneys) -> list[Base]:
+    rows: list[Base] = []
     for journey in record.journeys:
-        session.add(
+        rows.append(
             JourneyRow(
                 client_key=client_key,
                 journey_id=journey.journey_id,
@@ -156,10 +173,11 @@ def save_person(session: Session, client_key: str, record: ClientJourneys | None
                 status=journey.status.value,
             )
         )
-        for provider in sorted({e.provider_id for e in journey.episodes}):
-            session.add(
-                JourneyProviderRow(client_key=client_key, journey_id=journey.journey_id, provider_id=provider)
-            )
+        rows.extend(
+            JourneyProviderRow(client_key=client_key, journey_id=journey.journey_id, provider_id=provider)
+            for provider in sorted({e.provider_id for e in journey.episodes})
+        )
+    return rows
 
 
 def stored_offsets(session: Session, topic: str) -> dict[int, int]:
@@ -173,6 +191,20 @@ def record_offset(session: Session, topic: str, partition: int, next_offset: int
         session.add(OffsetRow(topic=topic, partition=partition, next_offset=next_offset))
     elif next_offset > row.next_offset:
         row.next_offset = next_offset
+
+
+HeldEpisodes = defaultdict[str, dict[tuple[str, str], "EpisodeRow"]]
+
+
+def episodes_of_people(session: Session, client_keys: Iterable[str]) -> HeldEpisodes:
+    """Every stored episode of these people, by person and (provider, episode)."""
+    held: HeldEpisodes = defaultdict(dict)
+    keys = sorted(client_keys)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        for row in session.scalars(select(EpisodeRow).where(EpisodeRow.client_key.in_(chunk))):
+            held[row.client_key][(row.provider_id, row.episode_id)] = row
+    return held
 
 
 def episodes_of(session: Session, client_key: str) -> Sequence[EpisodeRow]:

@@ -1,0 +1,23 @@
+"""`python -m services.journey.openapi`: print the query API document (docs/journey-openapi.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from ndtms.access import CredentialStore
+from services.journey.http import create_app
+
+DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "journey-openapi.json"
+
+
+def render() -> str:
+    # The document depends only on the routes, not on the database or the keys behind them.
+    app = create_app(lambda: True, create_engine("sqlite://"), CredentialStore(Path("unused.json")))
+    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
