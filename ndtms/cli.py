@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from ndtms import credentials_cli, journeys_cli
 from ndtms.clocks import ENGLAND
@@ -35,8 +36,12 @@ from ndtms.localrun.services import start_all, stop_all
 from ndtms.localrun.topics import ensure_topics
 from ndtms.status import collect
 from ndtms.synthetic import demo_feed
+from services.ingest.extract_runs import publish_extract
+from services.ingest.extracts import BadExtract
+from services.ingest.ledger import ExtractLedger
 from services.ingest.parsing import Parsed, parse_jsonl, reject_duplicates
 from services.ingest.publishing import RawTopicWriter
+from services.ingest.settings import IngestSettings
 from services.linker.indicator import Grouping, IndicatorRow, indicator, period_start
 from services.linker.link_view import LinksUnavailable, link_view
 from services.validator.catalogue_doc import render as render_rules
@@ -126,7 +131,9 @@ def publish_file(settings: PlatformSettings, path: Path) -> dict[str, Any]:
     if not path.exists():
         raise CommandFailed(f"{path}: no such file")
     if path.suffix.lower() != ".jsonl":
-        raise CommandFailed(f"{path}: expected a .jsonl file (one episode update per line)")
+        raise CommandFailed(
+            f"{path}: expected a .jsonl file (one episode update per line) or a .csv extract with --provider"
+        )
     with path.open("rb") as lines:
         parsed = list(reject_duplicates(parse_jsonl(lines)))
     good = [p for p in parsed if p.accepted]
@@ -152,7 +159,67 @@ def publish_file(settings: PlatformSettings, path: Path) -> dict[str, Any]:
     return {"file": str(path), "accepted": accepted, "rejected": len(rejected), "rejections": rejected}
 
 
+def publish_csv(settings: PlatformSettings, path: Path, provider: str, show_progress: bool) -> dict[str, Any]:
+    """Publish a provider's CSV extract: revisions from content, unchanged rows skipped."""
+    if not path.exists():
+        raise CommandFailed(f"{path}: no such file")
+    ingest = IngestSettings(**settings.model_dump())
+    codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
+    writer = RawTopicWriter(Producer(settings.producer_config()), codec)
+    ledger = ExtractLedger(ingest.effective_ledger_url)
+    with (
+        path.open("rb") as lines,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            disable=not show_progress,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task(f"{path.name}", total=path.stat().st_size)
+        try:
+            summary = publish_extract(
+                lines,
+                provider,
+                writer,
+                ledger,
+                datetime.now(UTC),
+                progress=lambda _rows: progress.update(task, completed=lines.tell()),
+            )
+        except BadExtract as exc:
+            raise CommandFailed(f"{path}: {exc}") from exc
+    return {"file": str(path), **summary.as_json()}
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
+    if Path(args.file).suffix.lower() == ".csv":
+        if not args.provider:
+            raise CommandFailed("a CSV extract needs --provider CODE (the AGNCY it is for)")
+        csv_summary = publish_csv(
+            _settings(), Path(args.file), args.provider, show_progress=sys.stdout.isatty() and not args.json
+        )
+        if args.json:
+            print(json.dumps(csv_summary))
+        else:
+            print(
+                f"{csv_summary['file']}: {csv_summary['rows']} rows; published {csv_summary['published']} "
+                f"({csv_summary['new']} new, {csv_summary['changed']} changed), "
+                f"unchanged {csv_summary['unchanged']}, rejected {csv_summary['rejected']}"
+            )
+            for rejection in csv_summary["rejections"]:
+                for problem in rejection["problems"]:
+                    where = f" {problem['path']}:" if problem["path"] else ""
+                    print(f"  row {rejection['row']}:{where} {problem['message']}")
+            if csv_summary["missing_from_extract"]:
+                missing = csv_summary["missing_from_extract"]
+                print(
+                    f"  {len(missing)} episode(s) published before are missing from this extract "
+                    f"(not deleted; withdraw them explicitly if they should go): {', '.join(missing[:20])}"
+                    + (" ..." if len(missing) > 20 else "")
+                )
+        return 1 if csv_summary["rejected"] else 0
     summary = publish_file(_settings(), Path(args.file))
     if args.json:
         print(json.dumps(summary))
@@ -382,8 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop the services (and the local broker and registry)").set_defaults(
         func=cmd_down
     )
-    p = sub.add_parser("publish", help="publish episode updates from a .jsonl file")
+    p = sub.add_parser("publish", help="publish episode updates from a .jsonl file or a .csv extract")
     p.add_argument("file")
+    p.add_argument("--provider", help="for a .csv extract: the provider code (AGNCY) it is a snapshot of")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary")
     p.set_defaults(func=cmd_publish)
     p = sub.add_parser("tail", help="print decoded records of a topic")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import uvicorn
 from confluent_kafka import Producer
 
+from ndtms.access import CredentialStore
+from ndtms.clocks import clock_from
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.logs import configure_logging
 from services.ingest.http import create_app
+from services.ingest.ledger import ExtractLedger
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
 
@@ -22,7 +25,14 @@ def main() -> None:
         producer, AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
     )
     uvicorn.run(
-        create_app(settings, writer, producer),
+        create_app(
+            settings,
+            writer,
+            producer,
+            CredentialStore(settings.credential_store_path),
+            ExtractLedger(settings.effective_ledger_url),
+            clock_from(settings.clock_file),
+        ),
         host=settings.service_host,
         port=settings.ingest_port,
         log_level="warning",

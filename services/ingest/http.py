@@ -1,16 +1,25 @@
 """The ingest HTTP API: `POST /v1/episodes`, health and metrics."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the endpoints' dependency annotations at
+# runtime, and they name a local of create_app.
 import json
-from typing import Any
+import tempfile
+from typing import Annotated, Any
 
 from confluent_kafka import KafkaException, Producer
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from ndtms.access import Credential, CredentialStore
+from ndtms.clocks import Clock
+from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.web_access import UNAUTHORISED, authenticated
+from services.ingest.extract_runs import publish_extract
+from services.ingest.extracts import BadExtract
+from services.ingest.ledger import ExtractLedger
 from services.ingest.parsing import Parsed, Problem, parse_object, reject_duplicates
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
@@ -42,16 +51,52 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(settings: IngestSettings, writer: RawTopicWriter, producer: Producer) -> FastAPI:
+def create_app(
+    settings: IngestSettings,
+    writer: RawTopicWriter,
+    producer: Producer,
+    credentials: CredentialStore,
+    ledger: ExtractLedger,
+    clock: Clock,
+) -> FastAPI:
     app = FastAPI(
         title="NDTMS ingest API",
         version="1",
-        description="Publish NDTMS episode updates (full snapshots of one episode) "
-        "for validation and linkage.",
+        description="Publish NDTMS episode updates (full snapshots of one episode) for validation and "
+        "linkage. Every /v1 call except health needs an API key bound to the provider codes it "
+        "publishes for: `Authorization: Bearer <key>`.",
     )
+    vendor = authenticated(credentials)
 
-    @app.post("/v1/episodes")
-    async def publish_episodes(request: Request) -> JSONResponse:
+    @app.post(
+        "/v1/episodes",
+        responses={
+            **UNAUTHORISED,
+            200: {"description": "every record accepted (acknowledged by the broker)"},
+            207: {"description": "some records accepted, some rejected; see results"},
+            413: {"description": "body or batch too large"},
+            422: {"description": "no record accepted; see results"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/EpisodeUpdate"},
+                                {"type": "array", "items": {"$ref": "#/components/schemas/EpisodeUpdate"}},
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def publish_episodes(
+        request: Request, credential: Annotated[Credential, Depends(vendor)]
+    ) -> JSONResponse:
+        """One episode update, or a JSON array of up to the batch limit; answered per record."""
         body = await request.body()
         if len(body) > settings.ingest_max_body_bytes:
             return _error(
@@ -70,6 +115,19 @@ def create_app(settings: IngestSettings, writer: RawTopicWriter, producer: Produ
         if len(records) > settings.ingest_max_batch:
             return _error(413, f"batch of {len(records)} records; the limit is {settings.ingest_max_batch}")
         parsed = list(reject_duplicates((parse_object(i, r) for i, r in enumerate(records)), unit="index"))
+        forbidden = sorted(
+            {
+                p.update.provider_id
+                for p in parsed
+                if p.update is not None and not credential.may_publish_for(p.update.provider_id)
+            }
+        )
+        if forbidden:
+            return _error(
+                403,
+                f"credential {credential.id} may not publish for provider(s) {', '.join(forbidden)}; "
+                "nothing in this request was published",
+            )
         valid = [p for p in parsed if p.accepted]
         deliveries = iter(await _write(writer, [p.update for p in valid if p.update is not None]))
         results = []
@@ -85,6 +143,49 @@ def create_app(settings: IngestSettings, writer: RawTopicWriter, producer: Produ
             status_code=status,
         )
 
+    @app.post(
+        "/v1/extracts",
+        responses={
+            **UNAUTHORISED,
+            200: {"description": "every row published or unchanged"},
+            207: {"description": "some rows rejected; see rejections"},
+            413: {"description": "file too large"},
+            422: {"description": "the file cannot be read (header), or every row was rejected"},
+        },
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+        },
+    )
+    async def publish_extract_upload(
+        request: Request,
+        credential: Annotated[Credential, Depends(vendor)],
+        provider: Annotated[str, Query(min_length=1, max_length=40, description="the extract's AGNCY")],
+    ) -> JSONResponse:
+        """A provider's NDTMS-style CSV extract (full snapshot); revisions derived from content."""
+        if not credential.may_publish_for(provider):
+            return _error(403, f"credential {credential.id} may not publish for provider {provider}")
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed below
+        try:
+            size = 0
+            async for part in request.stream():
+                size += len(part)
+                if size > settings.ingest_max_extract_bytes:
+                    return _error(
+                        413, f"extract is over {settings.ingest_max_extract_bytes} bytes: split it by month"
+                    )
+                spool.write(part)
+            spool.seek(0)
+            try:
+                summary = await run_in_threadpool(publish_extract, spool, provider, writer, ledger, clock())
+            except BadExtract as exc:
+                return _error(422, str(exc))
+        finally:
+            spool.close()
+        RECORDS.labels("accepted", "csv").inc(summary.published + summary.unchanged)
+        RECORDS.labels("rejected", "csv").inc(summary.rejected)
+        status = 200 if not summary.rejected else 422 if summary.rejected == summary.rows else 207
+        return JSONResponse(summary.as_json(), status_code=status)
+
     @app.get("/v1/health")
     def health() -> JSONResponse:
         try:
@@ -97,7 +198,22 @@ def create_app(settings: IngestSettings, writer: RawTopicWriter, producer: Produ
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    app.openapi = lambda: _openapi_with_contract(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_contract(app: FastAPI) -> dict[str, Any]:
+    """The generated document plus the event contract's schema, which the bodies refer to."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema = EpisodeUpdate.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.update(schema.pop("$defs", {}))
+        components["EpisodeUpdate"] = schema
+        app.openapi_schema = document
+    return app.openapi_schema
 
 
 async def _write(writer: RawTopicWriter, updates: list[Any]) -> list[Any]:

@@ -1,0 +1,249 @@
+"""NDTMS-style CSV extracts: rows to episode updates, and revisions derived from content.
+
+A monthly extract is a full snapshot of a provider's episodes. Each row becomes an update
+with no revision of its own: an episode seen for the first time gets revision 1, a row whose
+content changed gets the last revision + 1, an unchanged row is a no-op, and an episode
+published before but missing from this extract is reported (never deleted). The digest that
+decides "unchanged" covers the whole snapshot except `recorded_at`.
+
+Pure: the caller hands in what was published before (`Held`) and gets back the plan.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ndtms.contract.episodes import DISCHARGE_REASON_CODES
+from services.ingest.parsing import Parsed, Problem, parse_object
+
+SEX_CODES = {"1": "male", "2": "female", "3": "other", "9": "not_known"}
+SETTING_CODES = {"C": "community", "S": "secure"}
+EXIT_REASON_CODES = {"1": "released", "2": "transferred_to_another_establishment", "9": "other"}
+REFERRAL_ON_RELEASE_CODES = {
+    "1": "structured_treatment",
+    "2": "structured_treatment_and_recovery_support",
+    "3": "recovery_support_only",
+    "4": "no_onward_referral",
+}
+INTERVENTIONS = (("PHARM", "pharmacological"), ("PSYCH", "psychosocial"), ("RECOV", "recovery_support"))
+
+REQUIRED = ("AGNCY", "EPISODID", "SETTING", "FINITIAL", "SINITIAL", "DOB", "SEX", "LA", "CONSENT", "REFLD")
+OPTIONAL = (
+    "TRIAGED",
+    *(f"{prefix}{part}" for prefix, _ in INTERVENTIONS for part in ("START", "END")),
+    "DISD",
+    "DISRSN",
+    "RECEPTD",
+    "PRISEXIT",
+    "EXITRSN",
+    "EXITLA",
+    "REFREL",
+    "RECORDED",
+)
+COLUMNS = REQUIRED + OPTIONAL
+
+
+class Change(StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Held:
+    """What was last published for an episode from extracts: its revision and content digest."""
+
+    revision: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    row: int
+    parsed: Parsed
+    change: Change | None
+    digest: str | None
+
+
+class BadExtract(ValueError):
+    """The file as a whole cannot be read (no header, unknown or missing columns)."""
+
+
+def digest_of(snapshot: Mapping[str, Any]) -> str:
+    content = {k: v for k, v in snapshot.items() if k not in ("revision", "recorded_at")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _date(value: str) -> str:
+    """ISO dates as they are; NDTMS's DD/MM/YYYY turned into ISO (a bad date stays bad, for the checks)."""
+    if len(value) == 10 and value[2] == "/" and value[5] == "/":
+        return f"{value[6:]}-{value[3:5]}-{value[:2]}"
+    return value
+
+
+def _coded(value: str, codes: Mapping[str, str]) -> str:
+    return codes.get(value, value)
+
+
+def snapshot_of(row: Mapping[str, str], recorded_at: datetime) -> dict[str, Any]:
+    """One CSV row as an episode snapshot (no revision yet), in the JSON contract's shape."""
+
+    def get(column: str) -> str | None:
+        return (row.get(column) or "").strip() or None
+
+    snapshot: dict[str, Any] = {
+        "provider_id": get("AGNCY"),
+        "episode_id": get("EPISODID"),
+        "setting": _coded(get("SETTING") or "", SETTING_CODES) or None,
+        "recorded_at": get("RECORDED") or recorded_at.isoformat(),
+        "client": {
+            "first_initial": get("FINITIAL"),
+            "second_initial": get("SINITIAL"),
+            "date_of_birth": _date(get("DOB") or ""),
+            "sex": _coded(get("SEX") or "", SEX_CODES),
+            "local_authority": get("LA"),
+            "consent": {"Y": True, "N": False}.get((get("CONSENT") or "").upper(), get("CONSENT")),
+        },
+        "referral_date": _date(get("REFLD") or ""),
+    }
+    optional = {
+        "triage_date": _date(get("TRIAGED") or "") or None,
+        "discharge_date": _date(get("DISD") or "") or None,
+        "discharge_reason": DISCHARGE_REASON_CODES[code].value
+        if (code := get("DISRSN")) in DISCHARGE_REASON_CODES
+        else code,
+    }
+    snapshot |= {k: v for k, v in optional.items() if v is not None}
+    interventions = []
+    for prefix, kind in INTERVENTIONS:
+        start = get(f"{prefix}START")
+        if start is not None:
+            item = {
+                "intervention_id": f"{snapshot['episode_id']}-{prefix}",
+                "type": kind,
+                "start_date": _date(start),
+            }
+            if (end := get(f"{prefix}END")) is not None:
+                item["end_date"] = _date(end)
+            interventions.append(item)
+    snapshot["interventions"] = interventions
+    custody = {
+        "reception_date": _date(get("RECEPTD") or "") or None,
+        "prison_exit_date": _date(get("PRISEXIT") or "") or None,
+        "exit_reason": _coded(get("EXITRSN") or "", EXIT_REASON_CODES) or None,
+        "exit_destination_la": get("EXITLA"),
+        "referral_on_release": _coded(get("REFREL") or "", REFERRAL_ON_RELEASE_CODES) or None,
+    }
+    if any(v is not None for v in custody.values()):
+        snapshot["custody"] = {k: v for k, v in custody.items() if v is not None}
+    return snapshot
+
+
+def read_header(line: bytes) -> list[str]:
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadExtract(
+            f"row 1 (the header) is not UTF-8 (byte {exc.start}): save the file as UTF-8"
+        ) from exc
+    header = [column.strip().upper() for column in next(csv.reader([text]), [])]
+    if not any(header):
+        raise BadExtract("the file is empty: the first row must be the header (AGNCY,EPISODID,...)")
+    unknown = [c for c in header if c not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in header]
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown column(s) {', '.join(unknown)} (see the column table in the README)")
+    if duplicated:
+        problems.append(f"column(s) {', '.join(duplicated)} appear more than once")
+    if problems:
+        raise BadExtract("header row: " + "; ".join(problems))
+    return header
+
+
+def rows(lines: Iterable[bytes], provider: str, recorded_at: datetime) -> Iterator[tuple[int, Parsed]]:
+    """Every data row as a shape-checked update (revision 1 for now), numbered as in a spreadsheet."""
+    iterator = iter(lines)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        raise BadExtract("the file is empty: the first row must be the header (AGNCY,EPISODID,...)") from None
+    header = read_header(first)
+    for number, raw in enumerate(iterator, start=2):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problem = Problem("", f"row {number} is not UTF-8 (byte {exc.start}): save the file as UTF-8")
+            yield number, Parsed(number, None, (problem,))
+            continue
+        fields = next(csv.reader([text]), [])
+        if len(fields) != len(header):
+            problem = Problem("", f"row {number} has {len(fields)} fields; the header has {len(header)}")
+            yield number, Parsed(number, None, (problem,))
+            continue
+        snapshot = snapshot_of(dict(zip(header, fields, strict=True)), recorded_at)
+        if snapshot["provider_id"] != provider:
+            problem = Problem(
+                "AGNCY", f"row {number} is for provider {snapshot['provider_id']!r}, not {provider!r}"
+            )
+            yield number, Parsed(number, None, (problem,))
+            continue
+        parsed = parse_object(number, snapshot | {"revision": 1})
+        yield number, Parsed(number, parsed.update, tuple(_in_columns(p) for p in parsed.problems))
+
+
+COLUMN_OF = {
+    "provider_id": "AGNCY",
+    "episode_id": "EPISODID",
+    "setting": "SETTING",
+    "recorded_at": "RECORDED",
+    "client.first_initial": "FINITIAL",
+    "client.second_initial": "SINITIAL",
+    "client.date_of_birth": "DOB",
+    "client.sex": "SEX",
+    "client.local_authority": "LA",
+    "client.consent": "CONSENT",
+    "referral_date": "REFLD",
+    "triage_date": "TRIAGED",
+    "discharge_date": "DISD",
+    "discharge_reason": "DISRSN",
+    "custody.reception_date": "RECEPTD",
+    "custody.prison_exit_date": "PRISEXIT",
+    "custody.exit_reason": "EXITRSN",
+    "custody.exit_destination_la": "EXITLA",
+    "custody.referral_on_release": "REFREL",
+}
+
+
+def _in_columns(problem: Problem) -> Problem:
+    """Name the CSV column a problem is in, keeping the contract's field path beside it."""
+    column = COLUMN_OF.get(problem.path)
+    if column is None and problem.path.startswith("interventions["):
+        column = "the PHARM/PSYCH/RECOV START and END columns"
+    return Problem(f"{column} ({problem.path})" if column else problem.path, problem.message)
+
+
+def plan(parsed: Parsed, held: Held | None) -> Planned:
+    """The revision this row gets, or unchanged."""
+    if not parsed.accepted or parsed.update is None:
+        return Planned(parsed.position, parsed, None, None)
+    snapshot = parsed.update.model_dump(mode="json")
+    digest = digest_of(snapshot)
+    if held is not None and held.digest == digest:
+        return Planned(parsed.position, parsed, Change.UNCHANGED, digest)
+    revision = held.revision + 1 if held is not None else 1
+    update = parsed.update.model_copy(update={"revision": revision})
+    change = Change.CHANGED if held is not None else Change.NEW
+    return Planned(parsed.position, Parsed(parsed.position, update), change, digest)

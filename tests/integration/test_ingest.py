@@ -1,0 +1,195 @@
+"""The ingest API and CSV extracts on the real broker and registry: what arrives, what never does."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ndtms.access import CredentialStore
+from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.topics import RAW
+from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.status import end_offsets
+from services.ingest.http import create_app
+from services.ingest.ledger import ExtractLedger
+from services.ingest.publishing import RawTopicWriter
+from services.ingest.settings import IngestSettings
+from tests.builders import community
+from tests.unit.test_extracts import HEADER
+
+pytestmark = pytest.mark.broker
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+class Ingest:
+    def __init__(self, platform: PlatformSettings, tmp_path: Path):
+        settings = IngestSettings(**platform.model_dump(), ingest_ledger_url=f"sqlite:///{tmp_path / 'l.db'}")
+        producer = Producer(platform.producer_config())
+        self.codec = AvroTranscoder(registry_client(platform.registry_url), RAW, EpisodeUpdate)
+        credentials = CredentialStore(tmp_path / "credentials.json")
+        _, key = credentials.issue("vendor", ("CMTY001",), operations=False, now=NOW)
+        _, other = credentials.issue("other vendor", ("CMTY002",), operations=False, now=NOW)
+        self.auth = {"Authorization": f"Bearer {key}"}
+        self.other = {"Authorization": f"Bearer {other}"}
+        app = create_app(
+            settings,
+            RawTopicWriter(producer, self.codec),
+            producer,
+            credentials,
+            ExtractLedger(settings.effective_ledger_url),
+            lambda: NOW,
+        )
+        self.client = TestClient(app)
+        self.platform = platform
+        self.start = self._ends()
+
+    def _ends(self) -> dict[int, int]:
+        consumer = Consumer({**self.platform.kafka_client_config(), "group.id": "ingest-test-ends"})
+        try:
+            return end_offsets(consumer, RAW.name, RAW.partitions)
+        finally:
+            consumer.close()
+
+    def arrived(self) -> list[EpisodeUpdate]:
+        """Every update written to the raw topic since this fixture started, decoded with the registry."""
+        ends = self._ends()
+        consumer = Consumer({**self.platform.kafka_client_config(), "group.id": f"ingest-{time.time_ns()}"})
+        consumer.assign([TopicPartition(RAW.name, p, self.start[p]) for p in range(RAW.partitions)])
+        found: list[EpisodeUpdate] = []
+        remaining = sum(ends[p] - self.start[p] for p in range(RAW.partitions))
+        deadline = time.monotonic() + 30
+        while remaining > 0 and time.monotonic() < deadline:
+            for message in consumer.consume(500, timeout=0.5):
+                if message.error() is None:
+                    found.append(self.codec.decode(message.value()))
+                    remaining -= 1
+        consumer.close()
+        return found
+
+
+@pytest.fixture
+def ingest(platform: PlatformSettings, tmp_path: Path) -> Ingest:
+    return Ingest(platform, tmp_path)
+
+
+def episode(n: int, **overrides: Any) -> dict[str, Any]:
+    return community(episode_id=f"IN{time.time_ns()}{n}", **overrides)
+
+
+def test_accepted_records_arrive_once_and_rejected_ones_never(ingest: Ingest) -> None:
+    good, also_good = episode(1), episode(2)
+    bad = episode(3, referral_date="2024-02-30")
+    response = ingest.client.post("/v1/episodes", json=[good, bad, also_good, good], headers=ingest.auth)
+    assert response.status_code == 207
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == ["accepted", "rejected", "accepted", "rejected"]
+    assert body["results"][1]["problems"][0]["path"] == "referral_date"
+    assert "duplicate of index 0" in body["results"][3]["problems"][0]["message"]
+    arrived = Counter(u.episode_id for u in ingest.arrived())
+    assert arrived == Counter({good["episode_id"]: 1, also_good["episode_id"]: 1})
+
+
+def test_keys_and_providers(ingest: Ingest) -> None:
+    one = episode(1)
+    assert ingest.client.post("/v1/episodes", json=one).status_code == 401
+    assert (
+        ingest.client.post("/v1/episodes", json=one, headers={"X-API-Key": "ndtms_nope"}).status_code == 401
+    )
+    forbidden = ingest.client.post("/v1/episodes", json=[one, episode(2)], headers=ingest.other)
+    assert forbidden.status_code == 403 and "CMTY001" in forbidden.json()["error"]
+    assert (
+        ingest.client.post("/v1/extracts?provider=CMTY001", content=b"x", headers=ingest.other).status_code
+        == 403
+    )
+    assert ingest.arrived() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        (b'{"provider_id": "CMTY001", "episode_id"', 400, "not valid JSON"),
+        (b"\xff\xfe\x00", 400, "not UTF-8 JSON"),
+        (b"[]", 422, "empty batch"),
+        (b'{"provider_id": 7}', 422, "provider_id"),
+        (json.dumps({**community(), "setting": "moon"}).encode(), 422, "setting"),
+        (json.dumps({**community(), "revision": 0}).encode(), 422, "revision"),
+        (b" " * (6 * 1024 * 1024), 413, "the limit is"),
+        (json.dumps([community()] * 1001).encode(), 413, "batch of 1001"),
+    ],
+)
+def test_bad_bodies_get_a_precise_answer(ingest: Ingest, body: bytes, status: int, says: str) -> None:
+    response = ingest.client.post(
+        "/v1/episodes", content=body, headers={**ingest.auth, "Content-Type": "application/json"}
+    )
+    assert response.status_code == status
+    assert says in response.text
+    assert ingest.arrived() == []
+
+
+def csv_of(*rows: str) -> bytes:
+    return ("\n".join((HEADER, *rows)) + "\n").encode()
+
+
+def test_extract_resubmitted_unchanged_is_a_no_op_changed_rows_supersede_missing_ones_reported(
+    ingest: Ingest,
+) -> None:
+    stamp = time.time_ns()
+    row = f"CMTY001,X{stamp}A,C,A,B,1985-03-02,1,E09000033,Y,2024-03-05,2024-03-06,,,,,,,,"
+    other = row.replace(f"X{stamp}A", f"X{stamp}B")
+    first = ingest.client.post(
+        "/v1/extracts?provider=CMTY001", content=csv_of(row, other), headers=ingest.auth
+    )
+    assert first.status_code == 200 and first.json()["new"] == 2
+    again = ingest.client.post(
+        "/v1/extracts?provider=CMTY001", content=csv_of(row, other), headers=ingest.auth
+    )
+    assert again.json()["unchanged"] == 2 and again.json()["published"] == 0
+    changed = row.replace("2024-03-06", "2024-03-07")
+    third = ingest.client.post("/v1/extracts?provider=CMTY001", content=csv_of(changed), headers=ingest.auth)
+    assert third.json()["changed"] == 1 and third.json()["missing_from_extract"] == [f"X{stamp}B"]
+    revisions = sorted((u.episode_id, u.revision) for u in ingest.arrived())
+    assert revisions == [(f"X{stamp}A", 1), (f"X{stamp}A", 2), (f"X{stamp}B", 1)]
+
+
+def test_bad_extracts_get_a_precise_answer(ingest: Ingest) -> None:
+    def post(body: bytes) -> Any:
+        return ingest.client.post("/v1/extracts?provider=CMTY001", content=body, headers=ingest.auth)
+
+    assert "the file is empty" in post(b"").json()["error"]
+    assert "unknown column(s) EXTRA" in post(b"AGNCY,EPISODID,EXTRA\n").json()["error"]
+    short = post(csv_of("CMTY001,E1,C"))
+    assert short.status_code == 422 and short.json()["rejections"][0]["row"] == 2
+    assert ingest.arrived() == []
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+
+
+def _encoded(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20), _containers, max_leaves=20
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(st.binary(max_size=400), JSON_VALUES.map(_encoded)))
+def test_random_bodies_never_break_the_api(ingest: Ingest, body: bytes) -> None:
+    for path in ("/v1/episodes", "/v1/extracts?provider=CMTY001"):
+        response = ingest.client.post(path, content=body, headers=ingest.auth)
+        assert response.status_code < 500, response.text
+    assert ingest.client.get("/v1/health").status_code == 200
