@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from ndtms.contract.settings import PlatformSettings
@@ -12,10 +13,19 @@ from ndtms.contract.topics import CATALOGUE
 from ndtms.localrun.services import SERVICES, health, process_of
 
 
-def end_offsets(consumer: Consumer, topic: str, partitions: int) -> dict[int, int]:
+def end_offsets(consumer: Consumer, topic: str, partitions: int, timeout: float = 15) -> dict[int, int]:
     offsets = {}
+    deadline = time.monotonic() + timeout
     for partition in range(partitions):
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+        while True:
+            try:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+                break
+            except KafkaException:
+                # A just-created topic's leader may not serve yet ("not leader for partition").
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         offsets[partition] = high
     return offsets
 

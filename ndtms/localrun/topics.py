@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from ndtms.contract.topics import CATALOGUE, INTERNAL
@@ -34,4 +36,22 @@ def ensure_topics(
         except Exception as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+    _wait_for_leaders(admin, created)
     return created
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float = 30) -> None:
+    """Creation returns before every partition has a leader; clients asking sooner get errors."""
+    deadline = time.monotonic() + timeout
+    while names:
+        topics = admin.list_topics(timeout=10).topics
+        if all(
+            name in topics
+            and topics[name].partitions
+            and all(p.leader >= 0 for p in topics[name].partitions.values())
+            for name in names
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics {names} have no leader after {timeout:.0f}s")
+        time.sleep(0.2)
