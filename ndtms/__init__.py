@@ -6,7 +6,11 @@ loaded on first use so that importing the contract alone stays light.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ndtms.contract.episodes import EpisodeUpdate
+    from ndtms.publisher import EpisodePublisher, NotAllowed, PublishFailed, PublishRejected
 
 __all__ = ["EpisodePublisher", "EpisodeUpdate", "NotAllowed", "PublishFailed", "PublishRejected"]
 

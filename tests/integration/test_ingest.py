@@ -7,14 +7,16 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ndtms import EpisodePublisher, PublishRejected
 from ndtms.access import CredentialStore
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
@@ -193,3 +195,22 @@ def test_random_bodies_never_break_the_api(ingest: Ingest, body: bytes) -> None:
         response = ingest.client.post(path, content=body, headers=ingest.auth)
         assert response.status_code < 500, response.text
     assert ingest.client.get("/v1/health").status_code == 200
+
+
+def test_the_client_publishes_over_http_and_straight_to_kafka(
+    ingest: Ingest, platform: PlatformSettings
+) -> None:
+    key = ingest.auth["Authorization"].split()[1]
+    over_http = EpisodePublisher.over_http("http://ingest", key, client=cast(httpx.Client, ingest.client))
+    first = EpisodeUpdate.model_validate(episode(1))
+    [receipt] = over_http.publish(first)
+    assert receipt.episode_id == first.episode_id
+    twice = EpisodeUpdate.model_validate(episode(3))
+    with pytest.raises(PublishRejected) as raised:
+        over_http.publish([twice, twice])
+    assert raised.value.rejections[0].index == 1 and len(raised.value.accepted) == 1
+    with EpisodePublisher.to_kafka(platform) as direct:
+        second = EpisodeUpdate.model_validate(episode(2))
+        assert [r.episode_id for r in direct.publish([second])] == [second.episode_id]
+    arrived = Counter(u.episode_id for u in ingest.arrived())
+    assert arrived == Counter({first.episode_id: 1, twice.episode_id: 1, second.episode_id: 1})
