@@ -27,6 +27,7 @@ bench: install
 	$(VENV)/bin/python -m benchmarks.validator
 	$(VENV)/bin/python -m benchmarks.linker
 	$(VENV)/bin/python -m benchmarks.journey
+	$(VENV)/bin/python -m benchmarks.ingest
 
 down:
 	$(NDTMS) down

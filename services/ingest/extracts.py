@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ndtms.contract.episodes import DISCHARGE_REASON_CODES
+from ndtms.contract.episodes import DISCHARGE_REASON_CODES, EpisodeUpdate
 from services.ingest.parsing import Parsed, Problem, parse_object
 
 SEX_CODES = {"1": "male", "2": "female", "3": "other", "9": "not_known"}
@@ -247,3 +248,55 @@ def plan(parsed: Parsed, held: Held | None) -> Planned:
     update = parsed.update.model_copy(update={"revision": revision})
     change = Change.CHANGED if held is not None else Change.NEW
     return Planned(parsed.position, Parsed(parsed.position, update), change, digest)
+
+
+CODE_OF_DISCHARGE = {reason.value: code for code, reason in DISCHARGE_REASON_CODES.items()}
+
+
+def _code(value: str | None, codes: Mapping[str, str]) -> str:
+    if value is None:
+        return ""
+    return next((code for code, name in codes.items() if name == value), value)
+
+
+def csv_row(update: EpisodeUpdate) -> str:
+    """An update as an extract row under `",".join(COLUMNS)` (the first intervention of each type)."""
+    client, custody = update.client, update.custody
+    values: dict[str, str] = {
+        "AGNCY": update.provider_id,
+        "EPISODID": update.episode_id,
+        "SETTING": _code(update.setting.value if update.setting else None, SETTING_CODES),
+        "REFLD": update.referral_date.isoformat() if update.referral_date else "",
+        "TRIAGED": update.triage_date.isoformat() if update.triage_date else "",
+        "DISD": update.discharge_date.isoformat() if update.discharge_date else "",
+        "DISRSN": CODE_OF_DISCHARGE.get(update.discharge_reason.value, "") if update.discharge_reason else "",
+        "RECORDED": update.recorded_at.isoformat() if update.recorded_at else "",
+    }
+    if client is not None:
+        values |= {
+            "FINITIAL": client.first_initial,
+            "SINITIAL": client.second_initial,
+            "DOB": client.date_of_birth.isoformat(),
+            "SEX": _code(client.sex.value, SEX_CODES),
+            "LA": client.local_authority,
+            "CONSENT": "Y" if client.consent else "N",
+        }
+    for prefix, kind in INTERVENTIONS:
+        first = next((i for i in update.interventions if i.type.value == kind), None)
+        if first is not None:
+            values[f"{prefix}START"] = first.start_date.isoformat()
+            values[f"{prefix}END"] = first.end_date.isoformat() if first.end_date else ""
+    if custody is not None:
+        values |= {
+            "RECEPTD": custody.reception_date.isoformat() if custody.reception_date else "",
+            "PRISEXIT": custody.prison_exit_date.isoformat() if custody.prison_exit_date else "",
+            "EXITRSN": _code(custody.exit_reason.value if custody.exit_reason else None, EXIT_REASON_CODES),
+            "EXITLA": custody.exit_destination_la or "",
+            "REFREL": _code(
+                custody.referral_on_release.value if custody.referral_on_release else None,
+                REFERRAL_ON_RELEASE_CODES,
+            ),
+        }
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow([values.get(column, "") for column in COLUMNS])
+    return out.getvalue()

@@ -126,7 +126,7 @@ def test_keys_and_providers(ingest: Ingest) -> None:
         (b'{"provider_id": 7}', 422, "provider_id"),
         (json.dumps({**community(), "setting": "moon"}).encode(), 422, "setting"),
         (json.dumps({**community(), "revision": 0}).encode(), 422, "revision"),
-        (b" " * (6 * 1024 * 1024), 413, "the limit is"),
+        (b" " * (50 * 1024 * 1024), 413, "over the limit of 5242880 bytes"),
         (json.dumps([community()] * 1001).encode(), 413, "batch of 1001"),
     ],
 )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ingest.extracts import BadExtract, Change, Held, plan, rows
+from services.ingest.extracts import COLUMNS, BadExtract, Change, Held, csv_row, plan, rows
 
 RECORDED = datetime(2024, 6, 1, tzinfo=UTC)
 HEADER = (
@@ -92,3 +92,13 @@ def test_revisions_come_from_content() -> None:
     moved = plan(changed, held)
     assert moved.change is Change.CHANGED and moved.parsed.update is not None
     assert moved.parsed.update.revision == 2
+
+
+def test_an_update_written_as_a_row_reads_back_the_same() -> None:
+    [(_, community), (_, prison)] = read(HEADER, COMMUNITY, PRISON)
+    for parsed in (community, prison):
+        assert parsed.update is not None
+        [(_, again)] = list(
+            rows([",".join(COLUMNS).encode(), csv_row(parsed.update).encode()], "CMTY001", RECORDED)
+        )
+        assert again.update == parsed.update
