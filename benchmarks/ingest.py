@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -25,16 +24,14 @@ import httpx
 from confluent_kafka import Producer
 
 from benchmarks.feeds import updates
+from benchmarks.running import service_running
 from ndtms.access import CredentialStore
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.localrun.platform import platform_running
-from ndtms.localrun.services import SERVICES, health, process_of, service_environment
 from services.ingest.extracts import COLUMNS, csv_row
-
-INGEST = next(s for s in SERVICES if s.name == "ingest")
 
 
 def reference(settings: PlatformSettings, feed: list[EpisodeUpdate]) -> float:
@@ -106,18 +103,10 @@ def main() -> None:
                 "benchmark", providers, operations=False, now=datetime.now(UTC)
             )
             ceiling = reference(settings, feed)
-            process = process_of(INGEST, settings)
-            process.start([sys.executable, "-m", INGEST.module], env=service_environment(settings))
-            try:
-                while health(INGEST, settings) != "ready":
-                    if process.pid() is None:
-                        raise SystemExit(f"ingest exited:\n{process.log_tail()}")
-                    time.sleep(0.1)
+            with service_running("ingest", settings):
                 base = f"http://127.0.0.1:{settings.ingest_port}"
                 over_http = http_batches(base, key, feed)
                 extract = csv_extract(base, key, csv_feed, "BENCH01")
-            finally:
-                process.stop()
     print(f"updates: {args.updates}")
     print(
         f"reference, confluent-kafka producer of pre-encoded records: {args.updates / ceiling:,.0f} updates/s"

@@ -31,6 +31,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from benchmarks.feeds import updates
+from benchmarks.running import drained, service_running
 from benchmarks.validator import passthrough
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.links import TransferLink
@@ -39,8 +40,7 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import LINKS, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.localrun.platform import platform_running
-from ndtms.localrun.services import SERVICES, health, process_of, service_environment, start_all, stop_all
-from ndtms.status import end_offsets, group_lag
+from ndtms.localrun.services import start_all, stop_all
 from ndtms.synthetic import community_episode, person, prison_release
 from services.ingest.publishing import RawTopicWriter
 from services.validator.acceptance import accepted_form
@@ -70,32 +70,11 @@ def load_valid(settings: PlatformSettings, count: int) -> None:
     producer.flush(60)
 
 
-def _drained(settings: PlatformSettings, names: tuple[str, ...], timeout: float = 900) -> None:
-    probe = Consumer({**settings.kafka_client_config(), "group.id": "bench-probe"})
-    specs = [s for s in SERVICES if s.name in names]
-    ends = {s.name: {t: end_offsets(probe, t, VALID.partitions) for t in s.input_topics} for s in specs}
-    probe.close()
-    deadline = time.monotonic() + timeout
-    while any(group_lag(settings, s.group_id or "", ends[s.name]) > 0 for s in specs):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"services {names} did not catch up within {timeout:.0f}s")
-        time.sleep(0.1)
-
-
 def linker_alone(settings: PlatformSettings) -> float:
-    spec = next(s for s in SERVICES if s.name == "linker")
-    process = process_of(spec, settings)
-    process.start([sys.executable, "-m", spec.module], env=service_environment(settings))
-    try:
-        while health(spec, settings) != "ready":
-            if process.pid() is None:
-                raise SystemExit(f"linker exited:\n{process.log_tail()}")
-            time.sleep(0.05)
+    with service_running("linker", settings):
         started = time.perf_counter()
-        _drained(settings, ("linker",))
+        drained(settings, ("linker",))
         return time.perf_counter() - started
-    finally:
-        process.stop()
 
 
 def end_to_end(settings: PlatformSettings, count: int) -> float:
@@ -107,7 +86,7 @@ def end_to_end(settings: PlatformSettings, count: int) -> float:
         failed = [d for d in writer.write(feed[start : start + 5000]) if not d.ok]
         if failed:
             raise SystemExit(f"publishing failed: {failed[0].error}")
-    _drained(settings, ("validator", "linker"))
+    drained(settings, ("validator", "linker"))
     return time.perf_counter() - started
 
 
@@ -175,7 +154,7 @@ def latency(settings: PlatformSettings, rate: float, seconds: float) -> tuple[li
         for n, who in enumerate(people)
     ]
     writer.write(releases)
-    _drained(settings, ("validator", "linker"))
+    drained(settings, ("validator", "linker"))
 
     watcher = LinkWatcher(settings)
     sent: dict[str, float] = {}
@@ -189,7 +168,7 @@ def latency(settings: PlatformSettings, rate: float, seconds: float) -> tuple[li
             sent[f"PRISON01/LAT{n:06d}"] = time.perf_counter()
 
     _pace(items, rate, send)
-    _drained(settings, ("validator", "linker"))
+    drained(settings, ("validator", "linker"))
     time.sleep(2)
     watcher.close()
     pipeline = [watcher.seen[k] - t for k, t in sent.items() if k in watcher.seen]

@@ -12,7 +12,6 @@ updates onto `ndtms.episodes.raw`, then measures, on the same records:
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,13 +20,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from benchmarks.feeds import updates
+from benchmarks.running import drained, service_running
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.localrun.platform import platform_running
-from ndtms.localrun.services import SERVICES, health, process_of, service_environment
-from ndtms.status import end_offsets, group_lag
 from services.ingest.publishing import RawTopicWriter
 
 
@@ -75,23 +73,10 @@ def passthrough(settings: PlatformSettings, count: int, source: str = RAW.name) 
 
 
 def validator(settings: PlatformSettings) -> float:
-    spec = next(s for s in SERVICES if s.name == "validator")
-    process = process_of(spec, settings)
-    process.start([sys.executable, "-m", spec.module], env=service_environment(settings))
-    try:
-        while health(spec, settings) != "ready":
-            if process.pid() is None:
-                raise SystemExit(f"validator exited:\n{process.log_tail()}")
-            time.sleep(0.05)
+    with service_running("validator", settings):
         started = time.perf_counter()
-        probe = Consumer({**settings.kafka_client_config(), "group.id": "bench-probe"})
-        ends = {RAW.name: end_offsets(probe, RAW.name, RAW.partitions)}
-        probe.close()
-        while group_lag(settings, spec.group_id or "", ends) > 0:
-            time.sleep(0.1)
+        drained(settings, ("validator",))
         return time.perf_counter() - started
-    finally:
-        process.stop()
 
 
 def main() -> None:
