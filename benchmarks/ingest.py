@@ -13,18 +13,16 @@ Starts its own broker and registry (ports 49092/48081) and the ingest service as
 
 from __future__ import annotations
 
-import argparse
 import io
 import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from confluent_kafka import Producer
 
 from benchmarks.feeds import updates
-from benchmarks.running import service_running
+from benchmarks.running import benchmark_settings, parser_for, service_running
 from ndtms.access import CredentialStore
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
@@ -84,19 +82,14 @@ def csv_extract(base: str, key: str, feed: list[EpisodeUpdate], provider: str) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--updates", type=int, default=20_000)
+    parser = parser_for(__doc__)
     args = parser.parse_args()
     feed = updates(args.updates, invalid_share=0)
     csv_feed = [
         u.model_copy(update={"episode_id": f"X{u.episode_id}"}) for u in feed if u.setting is not None
     ]
     with tempfile.TemporaryDirectory() as state:
-        base_settings = PlatformSettings(
-            state_dir=Path(state), local_kafka_port=49092, local_registry_port=48081, ingest_port=48700
-        )
+        base_settings = benchmark_settings(state)
         with platform_running(base_settings) as settings:
             providers = tuple(sorted({u.provider_id for u in feed} | {"BENCH01"}))
             _, key = CredentialStore(settings.credential_store_path).issue(

@@ -12,7 +12,6 @@ N accepted episodes onto `ndtms.episodes.valid`, then measures on the same recor
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import threading
 import time
@@ -22,7 +21,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy.orm import Session
 
-from benchmarks.linker import SECRET, load_valid
+from benchmarks.linker import load_valid
+from benchmarks.running import benchmark_settings, parser_for
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import VALID
@@ -75,18 +75,10 @@ def journey_store(settings: PlatformSettings, database_url: str, name: str) -> f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--updates", type=int, default=20_000)
+    parser = parser_for(__doc__)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
-        base = PlatformSettings(
-            state_dir=Path(state),
-            local_kafka_port=49092,
-            local_registry_port=48081,
-            pseudonym_key=SECRET.decode(),
-        )
+        base = benchmark_settings(state)
         with platform_running(base) as settings, postgres_running(45432) as postgres_url:
             load_valid(settings, args.updates)
             reference = decode_only(settings, args.updates)

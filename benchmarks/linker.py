@@ -16,7 +16,6 @@ Starts its own broker and registry (ports 49092/48081, state in a temporary fold
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
@@ -25,13 +24,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from benchmarks.feeds import updates
-from benchmarks.running import drained, service_running
+from benchmarks.running import (
+    BENCHMARK_PSEUDONYM_KEY,
+    benchmark_settings,
+    drained,
+    parser_for,
+    service_running,
+)
 from benchmarks.validator import passthrough
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.links import TransferLink
@@ -45,7 +49,7 @@ from ndtms.synthetic import community_episode, person, prison_release
 from services.ingest.publishing import RawTopicWriter
 from services.validator.acceptance import accepted_form
 
-SECRET = b"benchmark-key"
+SECRET = BENCHMARK_PSEUDONYM_KEY.encode()
 
 
 def _today() -> date:
@@ -201,24 +205,12 @@ def _percentiles(samples: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--updates", type=int, default=20_000)
+    parser = parser_for(__doc__)
     parser.add_argument("--rate", type=float, default=20.0, help="community updates per second offered")
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
-        base = PlatformSettings(
-            state_dir=Path(state),
-            local_kafka_port=49092,
-            local_registry_port=48081,
-            ingest_port=48700,
-            validator_port=48701,
-            journey_port=48702,
-            linker_port=48703,
-            pseudonym_key=SECRET.decode(),
-        )
+        base = benchmark_settings(state)
         with platform_running(base) as settings:
             load_valid(settings, args.updates)
             reference = passthrough(settings, args.updates, VALID.name)

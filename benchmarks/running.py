@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from confluent_kafka import Consumer
 
@@ -14,6 +16,7 @@ from ndtms.contract.topics import CATALOGUE
 from ndtms.localrun.services import SERVICES, ServiceSpec, health, process_of, service_environment
 from ndtms.status import end_offsets, group_lag
 
+BENCHMARK_PSEUDONYM_KEY = "benchmark-key"
 PARTITIONS = {spec.name: spec.partitions for spec in CATALOGUE}
 
 
@@ -44,3 +47,25 @@ def drained(settings: PlatformSettings, names: tuple[str, ...], timeout: float =
         if time.monotonic() > deadline:
             raise SystemExit(f"services {names} did not catch up within {timeout:.0f}s")
         time.sleep(0.1)
+
+
+def parser_for(description: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--updates", type=int, default=20_000)
+    return parser
+
+
+def benchmark_settings(state: str) -> PlatformSettings:
+    """Every benchmark's own broker, registry and service ports, clear of `ndtms up` and the tests."""
+    return PlatformSettings(
+        state_dir=Path(state),
+        local_kafka_port=49092,
+        local_registry_port=48081,
+        ingest_port=48700,
+        validator_port=48701,
+        journey_port=48702,
+        linker_port=48703,
+        pseudonym_key=BENCHMARK_PSEUDONYM_KEY,
+    )

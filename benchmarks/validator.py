@@ -11,16 +11,14 @@ updates onto `ndtms.episodes.raw`, then measures, on the same records:
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
-from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from benchmarks.feeds import updates
-from benchmarks.running import drained, service_running
+from benchmarks.running import benchmark_settings, drained, parser_for, service_running
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import RAW
@@ -80,19 +78,10 @@ def validator(settings: PlatformSettings) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--updates", type=int, default=20_000)
+    parser = parser_for(__doc__)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
-        base = PlatformSettings(
-            state_dir=Path(state),
-            local_kafka_port=49092,
-            local_registry_port=48081,
-            validator_port=48701,
-            pseudonym_key="benchmark-key",
-        )
+        base = benchmark_settings(state)
         with platform_running(base) as settings:
             load(settings, args.updates)
             reference = passthrough(settings, args.updates)

@@ -9,13 +9,11 @@ its update: a crash in between republishes the same revision, which downstream a
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import BigInteger, String, create_engine, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from ndtms.databases import engine_for
 from services.ingest.extracts import Held
 
 
@@ -34,7 +32,7 @@ class LedgerRow(_Base):
 
 class ExtractLedger:
     def __init__(self, url: str):
-        self.engine = _engine(url)
+        self.engine = engine_for(url)
         _Base.metadata.create_all(self.engine)
 
     def held(self, provider_id: str, episode_ids: Iterable[str]) -> dict[str, Held]:
@@ -69,16 +67,3 @@ class ExtractLedger:
                 .where(LedgerRow.provider_id == provider_id)
                 .order_by(LedgerRow.episode_id)
             )
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _wal(connection: Any, _record: Any) -> None:
-            connection.execute("PRAGMA journal_mode=WAL")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)

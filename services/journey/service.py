@@ -31,6 +31,7 @@ from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.topics import DLQ, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
+from ndtms.databases import engine_for
 from services.journey import store
 from services.journey.records import client_journeys, span_from_json, span_of, span_to_json
 from services.journey.settings import JourneySettings
@@ -198,7 +199,7 @@ class JourneyProcessor:
 
 def build_processor(settings: JourneySettings, clock: Clock) -> JourneyProcessor:
     """The one place the journey processor is wired: store, schema, transcoders, clock."""
-    engine = store.engine_for(settings.effective_database_url)
+    engine = engine_for(settings.effective_database_url)
     store.migrate(engine)
     registry = registry_client(settings.registry_url)
     return JourneyProcessor(

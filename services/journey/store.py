@@ -25,9 +25,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    create_engine,
     delete,
-    event,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -102,22 +100,6 @@ class OutboxRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_key: Mapped[str] = mapped_column(String(32))
     value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-
-
-def engine_for(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ndtms.contract.pseudonyms import client_key
+from ndtms.databases import engine_for
 from ndtms.scenarios import continuity_feed
 from ndtms.synthetic import community_episode, prison_release
 from services.journey import store
@@ -75,7 +76,7 @@ def test_operators_issue_and_revoke_keys_for_the_query_api(ndtms: Ndtms) -> None
 
 
 def _documents(database_url: str) -> dict[str, object]:
-    engine = store.engine_for(database_url)
+    engine = engine_for(database_url)
     with Session(engine) as session:
         rows = session.scalars(select(store.PersonRow)).all()
         result: dict[str, object] = {

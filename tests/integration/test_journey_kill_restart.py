@@ -24,6 +24,7 @@ from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.databases import engine_for
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.localrun.services import PROJECT_ROOT, service_environment
 from ndtms.status import end_offsets
@@ -121,7 +122,7 @@ def test_killed_mid_replay_and_restarted_nothing_is_lost_or_doubled(
     end = sum(end_offsets(probe, VALID.name, VALID.partitions).values())
     probe.close()
 
-    engine = store.engine_for(database_url)
+    engine = engine_for(database_url)
     store.migrate(engine)  # so progress can be read before the service's own start-up migrates
     killed_at: list[int] = []
     for _ in range(2):

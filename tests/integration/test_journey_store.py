@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
 from ndtms.contract.episodes import AcceptedEpisode
+from ndtms.databases import engine_for
 from services.journey import store
 from services.journey.http import create_app
 from services.journey.records import client_journeys, span_of
@@ -23,7 +24,7 @@ ALICE, BOB = "a" * 32, "b" * 32
 
 
 def test_migrations_build_exactly_the_schema_the_code_maps(database_url: str) -> None:
-    engine = store.engine_for(database_url)
+    engine = engine_for(database_url)
     store.migrate(engine)
     store.migrate(engine)  # a second start finds nothing to do
     with engine.connect() as connection:
@@ -38,7 +39,7 @@ def _save(session: Session, client_key: str, *records: AcceptedEpisode) -> None:
 
 @pytest.fixture
 def api(database_url: str, tmp_path: Path) -> tuple[TestClient, dict[str, str], dict[str, str]]:
-    engine = store.engine_for(database_url)
+    engine = engine_for(database_url)
     store.migrate(engine)
     with Session(engine) as session, session.begin():
         _save(session, ALICE, accepted(community(), ALICE), accepted(secure(), ALICE))
