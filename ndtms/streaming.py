@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ndtms.contract.settings import PlatformSettings
+from ndtms.logs import logging_config
 
 
 def faust_app(settings: PlatformSettings, app_id: str, port: int, datadir: Path) -> faust.App:
@@ -55,6 +55,5 @@ def _add_health_and_metrics(app: faust.App) -> None:
 
 def run_worker(app: faust.App) -> None:
     """Run the app as this process's worker until SIGTERM."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    worker = faust.Worker(app, loglevel="info")
+    worker = faust.Worker(app, loglevel="info", logging_config=logging_config(app.conf.id))
     worker.execute_from_commandline()

@@ -18,7 +18,7 @@ from services.ingest.settings import IngestSettings
 
 
 def main() -> None:
-    configure_logging()
+    configure_logging("ndtms-ingest")
     settings = IngestSettings()
     producer = Producer(settings.producer_config())
     writer = RawTopicWriter(

@@ -15,7 +15,7 @@ from services.journey.settings import JourneySettings
 
 
 def main() -> None:
-    configure_logging()
+    configure_logging("ndtms-journey")
     settings = JourneySettings()
     processor = build_processor(settings, clock_from(settings.clock_file))
     processor.install_signal_handlers()

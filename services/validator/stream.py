@@ -62,7 +62,12 @@ def build(settings: ValidatorSettings, clock: Clock) -> faust.App:
 
     async def dead_letter(event: faust.types.EventT[bytes], reason: str) -> None:
         DEAD_LETTERS.labels("validator").inc()
-        log.warning("dead-lettered %s: %s", event.message.tp, reason.split("\n", maxsplit=1)[0][:300])
+        message = event.message
+        log.warning(
+            "dead-lettered: %s",
+            reason.split("\n", maxsplit=1)[0][:300],
+            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset},
+        )
         await dlq.send(key=event.key, value=event.value, headers=dead_letter_headers(reason, event.message))
 
     @app.agent(raw)
@@ -89,7 +94,17 @@ def build(settings: ValidatorSettings, clock: Clock) -> faust.App:
                 await errors.send(key=key.encode(), value=report_codec.encode(decision.report))
             if decision.verdict in (Verdict.ACCEPTED, Verdict.REJECTED) and decision.head != head:
                 heads[key] = HEADS.dump_python(decision.head, mode="json")
-            log.debug("checked %s revision %d: %s", key, update.revision, decision.verdict.value)
+            if decision.verdict is Verdict.REJECTED:
+                log.info(
+                    "rejected: %s",
+                    ", ".join(sorted({f.rule for f in decision.report.findings})) if decision.report else "",
+                    extra={
+                        "provider_id": update.provider_id,
+                        "episode_id": update.episode_id,
+                        "revision": update.revision,
+                        "verdict": decision.verdict.value,
+                    },
+                )
 
     @app.agent(valid)
     async def check_across_episodes(stream: faust.StreamT[bytes]) -> None:
