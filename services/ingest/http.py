@@ -10,12 +10,14 @@ from confluent_kafka import KafkaException, Producer
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from ndtms.access import Credential, CredentialStore
 from ndtms.clocks import Clock
 from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.topics import RAW
+from ndtms.metrics import PRODUCED
 from ndtms.web_access import UNAUTHORISED, authenticated
 from services.ingest.extract_runs import publish_extract
 from services.ingest.extracts import BadExtract
@@ -24,6 +26,11 @@ from services.ingest.parsing import Parsed, Problem, parse_object, reject_duplic
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
 
+LAST_PUBLISHED = Gauge(
+    "ndtms_provider_last_published_timestamp_seconds",
+    "When each provider last had updates accepted by this ingest service (Unix time)",
+    ["provider"],
+)
 RECORDS = Counter(
     "ndtms_ingest_records_total", "Episode updates received, by outcome and channel", ["outcome", "channel"]
 )
@@ -141,6 +148,9 @@ def create_app(
             results.append(_result(item, error))
         accepted = sum(1 for r in results if r["status"] == "accepted")
         RECORDS.labels("accepted", "http").inc(accepted)
+        PRODUCED.labels("ingest", RAW.name).inc(accepted)
+        for provider in {r["provider_id"] for r in results if r["status"] == "accepted"}:
+            LAST_PUBLISHED.labels(provider).set(clock().timestamp())
         RECORDS.labels("rejected", "http").inc(len(results) - accepted)
         status = 200 if accepted == len(results) else 422 if accepted == 0 else 207
         return JSONResponse(
@@ -187,6 +197,9 @@ def create_app(
         finally:
             spool.close()
         RECORDS.labels("accepted", "csv").inc(summary.published + summary.unchanged)
+        PRODUCED.labels("ingest", RAW.name).inc(summary.published)
+        if summary.published or summary.unchanged:
+            LAST_PUBLISHED.labels(provider).set(clock().timestamp())
         RECORDS.labels("rejected", "csv").inc(summary.rejected)
         status = 200 if not summary.rejected else 422 if summary.rejected == summary.rows else 207
         return JSONResponse(summary.as_json(), status_code=status)

@@ -8,7 +8,9 @@ import uvicorn
 
 from ndtms.access import CredentialStore
 from ndtms.clocks import clock_from
+from ndtms.contract.topics import VALID
 from ndtms.logs import configure_logging
+from ndtms.metrics import LagSampler
 from services.journey.http import create_app
 from services.journey.service import build_processor
 from services.journey.settings import JourneySettings
@@ -19,6 +21,7 @@ def main() -> None:
     settings = JourneySettings()
     processor = build_processor(settings, clock_from(settings.clock_file))
     processor.install_signal_handlers()
+    LagSampler(settings, "journey", settings.journey_group_id, {VALID.name: VALID.partitions}).start()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(

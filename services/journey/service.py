@@ -32,6 +32,7 @@ from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.topics import DLQ, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.databases import engine_for
+from ndtms.metrics import PRODUCED, observe
 from services.journey import store
 from services.journey.records import client_journeys, span_from_json, span_of, span_to_json
 from services.journey.settings import JourneySettings
@@ -120,6 +121,9 @@ class JourneyProcessor:
                     session, VALID.name, message.partition() or 0, (message.offset() or 0) + 1
                 )
             now = self.clock()
+            for message, accepted in decoded:
+                appended = message.timestamp()[1]
+                observe("journey", VALID.name, appended, accepted.recorded_at if accepted else None, now)
             records = {
                 client_key: client_journeys(
                     client_key, [span_from_json(r.span) for r in held[client_key].values() if r.span], now
@@ -178,6 +182,7 @@ class JourneyProcessor:
         # Only the acknowledged prefix is forgotten: retrying the rest in id order means a
         # person's newest journeys are always the last ones written for their key.
         prefix = list(takewhile(lambda row_id: row_id in delivered, (row[0] for row in rows)))
+        PRODUCED.labels("journey", JOURNEYS.name).inc(len(delivered))
         if len(prefix) < len(rows):
             log.warning("%d journey publications not acknowledged; will retry", len(rows) - len(prefix))
         with Session(self.engine) as session, session.begin():

@@ -26,6 +26,7 @@ from ndtms.contract.findings import Finding, Severity, ValidationReport
 from ndtms.contract.links import TransferLink
 from ndtms.contract.topics import DLQ, ERRORS, LINKER_TICKS, LINKS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
+from ndtms.metrics import PRODUCED, LagSampler, observe
 from ndtms.streaming import faust_app
 from services.linker import exit_dates
 from services.linker.indicator_metrics import IndicatorCollector
@@ -97,14 +98,17 @@ def build(settings: LinkerSettings, clock: Clock) -> faust.App:
             record = TransferLink(**outcome.__dict__, decided_at=now)
             LINK_CHANGES.labels(outcome.status.value).inc()
             await links.send(key=outcome.transfer_id.encode(), value=link_codec.encode(record))
+            PRODUCED.labels("linker", LINKS.name).inc()
         for transfer_id in changes.tombstoned:
             TOMBSTONES.inc()
             await links.send(key=transfer_id.encode(), value=None)
+            PRODUCED.labels("linker", LINKS.name).inc()
         for item in changes.reports:
             DOUBTS.labels("raised" if item.doubt else "cleared").inc()
             report = validation_report(item, clock)
             key = f"{item.provider_id}/{item.episode_id}".encode()
             await errors.send(key=key, value=report_codec.encode(report))
+            PRODUCED.labels("linker", ERRORS.name).inc()
         RETIRED.inc(len(changes.retired))
 
     def load(client_key: str) -> Person:
@@ -154,6 +158,7 @@ def build(settings: LinkerSettings, clock: Clock) -> faust.App:
                     continue
                 before = load(accepted.client_key)
                 person, changes = apply(before, accepted, today, policy)
+                observe("linker", VALID.name, _millis(event.message.timestamp), accepted.recorded_at, clock())
             await publish(changes)
             store(before, person)
 
@@ -183,9 +188,20 @@ def build(settings: LinkerSettings, clock: Clock) -> faust.App:
         OPEN_WINDOWS.set(schedule.pending)
 
     app.timer(interval=settings.linker_sweep_seconds)(sweep)
+    lag = LagSampler(settings, "linker", settings.linker_app_id, {VALID.name: VALID.partitions})
+
+    async def sample_lag() -> None:
+        lag.start()
+
+    app.task(sample_lag)
     if settings.linker_indicator:
         _serve_indicator(app, settings, clock)
     return app
+
+
+def _millis(seconds: float | None) -> int | None:
+    """faust gives the Kafka timestamp in seconds."""
+    return int(seconds * 1000) if seconds else None
 
 
 def _serve_indicator(app: faust.App, settings: LinkerSettings, clock: Clock) -> None:

@@ -7,6 +7,7 @@ forwarded again and downstream applies it once, so a crash anywhere loses nothin
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -18,6 +19,7 @@ from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.topics import DLQ, ERRORS, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
+from ndtms.metrics import PRODUCED, LagSampler, observe
 from ndtms.streaming import faust_app
 from services.validator.acceptance import EpisodeHead, Verdict, decide
 from services.validator.cross_episode import PersonEpisodes, apply_accepted
@@ -84,14 +86,18 @@ def build(settings: ValidatorSettings, clock: Clock) -> faust.App:
                 continue
             stored = heads.get(key)
             head = HEADS.validate_python(stored) if stored is not None else None
-            decision = decide(head, update, secret, clock())
+            now = clock()
+            decision = decide(head, update, secret, now)
+            observe("validator", RAW.name, _millis(event.message.timestamp), update.recorded_at, now)
             UPDATES.labels(decision.verdict.value).inc()
             for accepted in decision.forward:
                 await valid.send(key=accepted.client_key.encode(), value=valid_codec.encode(accepted))
+                PRODUCED.labels("validator", VALID.name).inc()
             if decision.report is not None:
                 for finding in decision.report.findings:
                     FINDINGS.labels(finding.rule, finding.severity.value).inc()
                 await errors.send(key=key.encode(), value=report_codec.encode(decision.report))
+                PRODUCED.labels("validator", ERRORS.name).inc()
             if decision.verdict in (Verdict.ACCEPTED, Verdict.REJECTED) and decision.head != head:
                 heads[key] = HEADS.dump_python(decision.head, mode="json")
             if decision.verdict is Verdict.REJECTED:
@@ -125,4 +131,18 @@ def build(settings: ValidatorSettings, clock: Clock) -> faust.App:
             if new_state != state:
                 people[accepted.client_key] = PEOPLE.dump_python(new_state, mode="json")
 
+    lag = LagSampler(settings, "validator", settings.validator_app_id, {RAW.name: RAW.partitions})
+    app.task(_started(lag))
     return app
+
+
+def _millis(seconds: float | None) -> int | None:
+    """faust gives the Kafka timestamp in seconds."""
+    return int(seconds * 1000) if seconds else None
+
+
+def _started(sampler: LagSampler) -> Callable[[], Awaitable[None]]:
+    async def start() -> None:
+        sampler.start()
+
+    return start
