@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
+from rich.console import Console as RichConsole
+from rich.console import Group
+from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from ndtms import credentials_cli, journeys_cli
 from ndtms.clocks import ENGLAND
@@ -35,6 +39,7 @@ from ndtms.localrun.registry import LocalRegistry
 from ndtms.localrun.services import start_all, stop_all
 from ndtms.localrun.topics import ensure_topics
 from ndtms.status import collect
+from ndtms.status_view import Trend, services_view, silent_providers, topic_rates
 from ndtms.synthetic import demo_feed
 from services.ingest.extract_runs import publish_extract
 from services.ingest.extracts import BadExtract
@@ -294,20 +299,59 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def status_tables(previous: dict[str, Any] | None, current: dict[str, Any], silent_hours: float) -> Group:
+    seconds = current["at"] - previous["at"] if previous else 0.0
+    services = Table(title="services", title_justify="left")
+    for column in ("service", "up", "health", "lag", "trend", "consumed/s", "stalled"):
+        services.add_column(column, justify="right" if column in ("lag", "consumed/s") else "left")
+    healths = {name: s["health"] for name, s in current["services"].items()}
+    for view in services_view(previous, current, seconds):
+        rate = f"{view.consumed_per_second:,.1f}" if view.consumed_per_second is not None else "-"
+        services.add_row(
+            view.name,
+            "yes" if view.up else "[bold red]NO[/]",
+            healths[view.name],
+            f"{view.lag:,}",
+            view.trend.value if view.trend is not Trend.UNKNOWN else "-",
+            rate,
+            "[bold red]STALLED[/]" if view.stalled else "",
+        )
+    topics = Table(title="topics", title_justify="left")
+    for column in ("topic", "records", "records/s"):
+        topics.add_column(column, justify="left" if column == "topic" else "right")
+    rates = topic_rates(previous, current, seconds)
+    for name, topic in current["topics"].items():
+        rate = f"{rates[name]:,.1f}" if name in rates else "-"
+        topics.add_row(name, f"{topic['end_offset_total']:,}", rate)
+    silent = silent_providers(current["providers_last_published"], current["at"], silent_hours)
+    quiet = (
+        f"[bold yellow]silent for over {silent_hours:g} h:[/] "
+        + ", ".join(f"{p} ({h:.0f} h)" for p, h in silent.items())
+        if silent
+        else f"no provider silent for over {silent_hours:g} h "
+        f"({len(current['providers_last_published'])} seen by this ingest service)"
+    )
+    return Group(services, topics, quiet)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    report = collect(_settings())
+    settings = _settings()
+    report = collect(settings)
     if args.json:
+        report["silent_providers"] = silent_providers(
+            report["providers_last_published"], report["at"], settings.silent_provider_hours
+        )
         print(json.dumps(report))
         return 0
-    print(f"{'service':<10} {'up':<4} {'health':<16} {'lag':>8}")
-    for name, service in report["services"].items():
-        up = "yes" if service["up"] else "NO"
-        print(f"{name:<10} {up:<4} {service['health']:<16} {service['lag']:>8}")
-    print()
-    print(f"{'topic':<24} {'end offset total':>16}")
-    for name, topic in report["topics"].items():
-        print(f"{name:<24} {topic['end_offset_total']:>16}")
-    return 0
+    console = RichConsole()
+    if not args.watch:
+        console.print(status_tables(None, report, settings.silent_provider_hours))
+        return 0
+    with Live(status_tables(None, report, settings.silent_provider_hours), console=console) as live:
+        while True:
+            time.sleep(args.interval)
+            previous, report = report, collect(settings)
+            live.update(status_tables(previous, report, settings.silent_provider_hours))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -460,7 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.add_argument("--idle-timeout", type=float, default=float("inf"), metavar="SECONDS")
     p.set_defaults(func=cmd_tail)
-    p = sub.add_parser("status", help="services up and their lag, topic end offsets")
+    p = sub.add_parser("status", help="services up, lag and its trend, throughput, silent providers")
+    p.add_argument("--watch", action="store_true", help="refresh in place until Ctrl-C")
+    p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
     sub.add_parser("rules", help="print the validation rule catalogue (Markdown)").set_defaults(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE
@@ -30,20 +32,28 @@ def end_offsets(consumer: Consumer, topic: str, partitions: int, timeout: float 
     return offsets
 
 
-def group_lag(settings: PlatformSettings, group_id: str, topics: dict[str, dict[int, int]]) -> int:
-    """Records on the input topics that the group has not committed past."""
+def group_position(
+    settings: PlatformSettings, group_id: str, topics: dict[str, dict[int, int]]
+) -> tuple[int, int]:
+    """(records the group has committed past, records on the input topics it has not)."""
     consumer = Consumer({**settings.kafka_client_config(), "group.id": group_id, "enable.auto.commit": False})
     try:
         wanted = [TopicPartition(t, p) for t, ends in topics.items() for p in ends]
         committed = consumer.committed(wanted, timeout=10)
-        lag = 0
+        done = lag = 0
         for tp in committed:
             end = topics[tp.topic][tp.partition]
             position = tp.offset if tp.offset >= 0 else 0
+            done += position
             lag += max(end - position, 0)
-        return lag
+        return done, lag
     finally:
         consumer.close()
+
+
+def group_lag(settings: PlatformSettings, group_id: str, topics: dict[str, dict[int, int]]) -> int:
+    """Records on the input topics that the group has not committed past."""
+    return group_position(settings, group_id, topics)[1]
 
 
 def collect(settings: PlatformSettings) -> dict[str, Any]:
@@ -62,15 +72,20 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
     for service in SERVICES:
         state = health(service, settings)
         inputs = {t: topics[t] for t in service.input_topics if t in topics}
-        lag = group_lag(settings, service.group_id, inputs) if service.group_id and inputs else 0
+        committed, lag = (
+            group_position(settings, service.group_id, inputs) if service.group_id and inputs else (0, 0)
+        )
         services[service.name] = {
             "up": state == "ready",
             "health": state or "not answering",
             "pid": process_of(service, settings).pid(),
             "lag": lag,
+            "committed": committed,
         }
     return {
+        "at": time.time(),
         "services": services,
+        "providers_last_published": providers_last_published(settings),
         "topics": {
             name: {
                 "end_offsets": {str(p): o for p, o in ends.items()},
@@ -78,4 +93,19 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
             }
             for name, ends in topics.items()
         },
+    }
+
+
+def providers_last_published(settings: PlatformSettings) -> dict[str, float]:
+    """From the ingest service's metrics: when each provider last had updates accepted."""
+    url = f"http://{settings.service_host}:{settings.ingest_port}/metrics"
+    try:
+        text = httpx.get(url, timeout=3).text
+    except httpx.HTTPError:
+        return {}
+    return {
+        sample.labels["provider"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "ndtms_provider_last_published_timestamp_seconds"
+        for sample in family.samples
     }

@@ -40,6 +40,8 @@ class PlatformSettings(BaseSettings):
     validator_port: int = 18701
     journey_port: int = 18702
     linker_port: int = 18703
+    # `ndtms status` calls a provider silent when nothing was accepted from it for this long.
+    silent_provider_hours: float = 48.0
     # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir.
     credentials_file: Path | None = None
     # Tests and rehearsals only: read "now" from this file instead of the system clock (see ndtms.clocks).

@@ -91,6 +91,8 @@ def test_series_move_after_a_feed(ndtms: Ndtms, tmp_path: Path) -> None:
             "pending windows gauge": ("ndtms_linker_pending_transfers", frozenset()) in after["linker"],
         }
         if all(moved.values()):
+            status = json.loads(ndtms("status", "--json").stdout)
+            assert "CMTY001" in status["providers_last_published"] and status["silent_providers"] == {}
             return
         assert time.monotonic() < deadline, f"not moved: {[k for k, v in moved.items() if not v]}"
         time.sleep(2)
