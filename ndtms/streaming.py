@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,29 @@ def faust_app(settings: PlatformSettings, app_id: str, port: int, datadir: Path)
         table_standby_replicas=0,
         # A crashed worker's partitions move on after 10 s rather than faust's default minute:
         # the group waits a session timeout for a member that will never answer.
+        broker_credentials=_credentials(settings),
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
     )
     _add_health_and_metrics(app)
     return app
+
+
+def _credentials(settings: PlatformSettings) -> faust.types.auth.CredentialsT | None:
+    """The same TLS and SASL settings the librdkafka clients get, in faust's (aiokafka's) terms."""
+    context = None
+    if settings.uses_tls:
+        cafile = str(settings.kafka_ssl_ca_location) if settings.kafka_ssl_ca_location else None
+        context = ssl.create_default_context(cafile=cafile)
+    if settings.uses_sasl:
+        assert settings.kafka_sasl_username and settings.kafka_sasl_password  # the settings insist
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 def _add_health_and_metrics(app: faust.App) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,13 @@ class PlatformSettings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "NDTMS_KAFKA_BOOTSTRAP_SERVERS"),
     )
     schema_registry_url: str | None = None
+    # A managed cluster: TLS and SASL for every client (librdkafka and faust's aiokafka alike).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # The CA that signed the brokers' certificates (PEM); the system's trust store when unset.
+    kafka_ssl_ca_location: Path | None = None
     state_dir: Path = Path("state")
     pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
     local_kafka_port: int = LOCAL_KAFKA_PORT
@@ -46,6 +54,23 @@ class PlatformSettings(BaseSettings):
     credentials_file: Path | None = None
     # Tests and rehearsals only: read "now" from this file instead of the system clock (see ndtms.clocks).
     clock_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _sasl_needs_a_user(self) -> PlatformSettings:
+        if self.uses_sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"NDTMS_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "NDTMS_KAFKA_SASL_USERNAME and NDTMS_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
 
     @property
     def credential_store_path(self) -> Path:
@@ -81,7 +106,16 @@ class PlatformSettings(BaseSettings):
 
     def kafka_client_config(self) -> dict[str, str | int | float | bool]:
         """The librdkafka settings every confluent-kafka client of the platform starts from."""
-        return {"bootstrap.servers": self.bootstrap_servers}
+        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap_servers}
+        if self.kafka_security_protocol != "PLAINTEXT":
+            config["security.protocol"] = self.kafka_security_protocol
+        if self.uses_sasl and self.kafka_sasl_username and self.kafka_sasl_password:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username
+            config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        if self.uses_tls and self.kafka_ssl_ca_location is not None:
+            config["ssl.ca.location"] = str(self.kafka_ssl_ca_location)
+        return config
 
     def producer_config(self) -> dict[str, str | int | float | bool]:
         # murmur2 is the Java client's and faust's partitioner: a key lands on the same
