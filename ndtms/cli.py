@@ -37,7 +37,7 @@ from ndtms.localrun.artifacts import fetch_kafka, fetch_registry
 from ndtms.localrun.kafka import LocalKafka
 from ndtms.localrun.registry import LocalRegistry
 from ndtms.localrun.services import start_all, stop_all
-from ndtms.localrun.topics import ensure_topics
+from ndtms.localrun.topics import ClusterUnreachable, ensure_topics
 from ndtms.status import collect
 from ndtms.status_view import Trend, services_view, silent_providers, topic_rates
 from ndtms.synthetic import demo_feed
@@ -113,7 +113,10 @@ def register_schemas(settings: PlatformSettings) -> None:
 def cmd_init(_args: argparse.Namespace) -> int:
     """Topics and schemas on a configured cluster and registry, nothing else (deployments run it once)."""
     settings = _settings()
-    created = ensure_topics(settings.kafka_client_config())
+    try:
+        created = ensure_topics(settings.kafka_client_config())
+    except ClusterUnreachable as exc:
+        raise CommandFailed(str(exc)) from exc
     print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
     register_schemas(settings)
     print(f"Schemas: registered at {settings.registry_url}")

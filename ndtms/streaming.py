@@ -14,6 +14,8 @@ from ndtms.logs import logging_config
 
 
 def faust_app(settings: PlatformSettings, app_id: str, port: int, datadir: Path) -> faust.App:
+    # faust makes only the last level of its data folder: a fresh state folder must exist first.
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     brokers = ";".join(f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(","))
     app = faust.App(
         app_id,

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
@@ -32,18 +33,57 @@ class BrokerUnavailable(RuntimeError):
     pass
 
 
-def _server_properties(data_dir: Path, port: int) -> str:
+@dataclass(frozen=True)
+class SecuredListener:
+    """A SASL_SSL listener beside the plain one, for testing clients of a managed cluster.
+
+    `keystore` is a PEM file with the broker's private key (unencrypted PKCS#8) and certificate
+    chain; `users` get both a PLAIN and a SCRAM-SHA-512 login with the same password.
+    """
+
+    port: int
+    keystore: Path
+    users: tuple[tuple[str, str], ...]
+
+    def properties(self) -> str:
+        plain_users = " ".join(f'user_{name}="{password}"' for name, password in self.users)
+        modules = "org.apache.kafka.common.security"
+        return (
+            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512\n"
+            f"listener.name.sasl_ssl.plain.sasl.jaas.config={modules}.plain.PlainLoginModule required "
+            f"{plain_users};\n"
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            f"{modules}.scram.ScramLoginModule required;\n"
+            "ssl.keystore.type=PEM\n"
+            f"ssl.keystore.location={self.keystore}\n"
+        )
+
+    def format_arguments(self) -> list[str]:
+        arguments = []
+        for name, password in self.users:
+            arguments += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
+        return arguments
+
+
+def _server_properties(data_dir: Path, port: int, secured: SecuredListener | None = None) -> str:
     controller = port + 1
+    listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}"
+    advertised = f"PLAINTEXT://127.0.0.1:{port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if secured is not None:
+        listeners += f",SASL_SSL://127.0.0.1:{secured.port}"
+        advertised += f",SASL_SSL://127.0.0.1:{secured.port}"
+        protocols += ",SASL_SSL:SASL_SSL"
     # Single combined node; replication 1 everywhere; few internal partitions and no initial
     # rebalance delay so that a consumer group's first join takes well under a second.
     return f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners={listeners}
+advertised.listeners={advertised}
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map={protocols}
 inter.broker.listener.name=PLAINTEXT
 log.dirs={data_dir}
 num.partitions=1
@@ -59,7 +99,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.cleaner.backoff.ms=5000
-"""
+""" + (secured.properties() if secured is not None else "")
 
 
 def _accepts_connections(port: int) -> bool:
@@ -69,8 +109,9 @@ def _accepts_connections(port: int) -> bool:
 
 
 class LocalKafka:
-    def __init__(self, settings: PlatformSettings):
+    def __init__(self, settings: PlatformSettings, secured: SecuredListener | None = None):
         self.settings = settings
+        self.secured = secured
         self.home = (settings.state_dir / "kafka").resolve()
         self.process = ManagedProcess(
             "kafka", settings.state_dir.resolve() / "run", settings.state_dir.resolve() / "logs"
@@ -105,7 +146,7 @@ class LocalKafka:
         data = self.home / "data"
         properties = self.home / "server.properties"
         self.home.mkdir(parents=True, exist_ok=True)
-        properties.write_text(_server_properties(data, self.settings.local_kafka_port))
+        properties.write_text(_server_properties(data, self.settings.local_kafka_port, self.secured))
         (self.home / "log4j2.properties").write_text(LOG4J2)
         if not (data / "meta.properties").exists():
             libs = fetch_kafka()
@@ -121,6 +162,7 @@ class LocalKafka:
                     str(uuid.uuid4()),
                     "-c",
                     str(properties),
+                    *(self.secured.format_arguments() if self.secured else []),
                 ],
                 capture_output=True,
                 text=True,

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from ndtms.contract.topics import CATALOGUE, INTERNAL
+
+
+class ClusterUnreachable(RuntimeError):
+    pass
 
 
 def ensure_topics(
     client_config: dict[str, str | int | float | bool], replication_factor: int = 1
 ) -> list[str]:
     """Create any missing catalogue (or service-internal) topic; return the names created."""
-    admin = AdminClient(client_config)
-    existing = set(admin.list_topics(timeout=15).topics)
+    errors: list[str] = []
+    config: dict[str, Any] = {**client_config, "error_cb": lambda error: errors.append(error.str())}
+    admin = AdminClient(config)
+    try:
+        existing = set(admin.list_topics(timeout=15).topics)
+    except KafkaException as exc:
+        # The client's own error callback says why (authentication, TLS, no route); the
+        # exception alone only says that it timed out.
+        detail = "; ".join(dict.fromkeys(errors)) or str(exc)
+        raise ClusterUnreachable(f"cannot reach {client_config.get('bootstrap.servers')}: {detail}") from exc
     missing = [
         NewTopic(
             spec.name,
