@@ -9,6 +9,7 @@ import uvicorn
 from ndtms.access import CredentialStore
 from ndtms.clocks import clock_from
 from ndtms.contract.topics import VALID
+from ndtms.dashboard import Sampler
 from ndtms.logs import configure_logging
 from ndtms.metrics import LagSampler
 from services.journey.http import create_app
@@ -22,12 +23,15 @@ def main() -> None:
     processor = build_processor(settings, clock_from(settings.clock_file))
     processor.install_signal_handlers()
     LagSampler(settings, "journey", settings.journey_group_id, {VALID.name: VALID.partitions}).start()
+    dashboard = Sampler(settings.dashboard_targets, settings.ops_sample_seconds)
+    dashboard.start()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(
                 lambda: not processor.stopping.is_set(),
                 processor.engine,
                 CredentialStore(settings.credential_store_path),
+                dashboard.summary,
             ),
             host=settings.service_host,
             port=settings.journey_port,

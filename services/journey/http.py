@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Response
+from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
 from ndtms.contract.journeys import ClientJourneys, JourneyStatus
+from ndtms.dashboard import dashboard_page
 from ndtms.web_access import UNAUTHORISED, operations_only
 from services.journey.queries import JourneyFilter, list_journeys, person_document
 
@@ -39,7 +41,12 @@ class JourneyListing(BaseModel):
     next_page: int | None
 
 
-def create_app(is_ready: Callable[[], bool], engine: Engine, credentials: CredentialStore) -> FastAPI:
+def create_app(
+    is_ready: Callable[[], bool],
+    engine: Engine,
+    credentials: CredentialStore,
+    dashboard: Callable[[], dict[str, Any]] | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="NDTMS journey service",
         version="1",
@@ -93,4 +100,18 @@ def create_app(is_ready: Callable[[], bool], engine: Engine, credentials: Creden
         }
 
     app.include_router(queries)
+    if dashboard is not None:
+        _add_dashboard(app, dashboard)
     return app
+
+
+def _add_dashboard(app: FastAPI, dashboard: Callable[[], dict[str, Any]]) -> None:
+    """The operations page: aggregates only, no key needed (like /metrics; keep both inside)."""
+
+    @app.get("/ops", response_class=HTMLResponse, tags=["operations"], include_in_schema=False)
+    def page() -> str:
+        return dashboard_page()
+
+    @app.get("/ops/data", tags=["operations"], include_in_schema=False)
+    def data() -> dict[str, Any]:
+        return dashboard()

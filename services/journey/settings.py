@@ -13,6 +13,20 @@ class JourneySettings(PlatformSettings):
     # postgresql+psycopg://user:password@host/ndtms
     database_url: str | None = None
     journey_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # The operations page (/ops) samples every service's /metrics this often; where they are
+    # (JSON, e.g. {"ingest": "http://ingest:18700", ...}) defaults to this host's ports.
+    ops_sample_seconds: float = Field(default=15.0, gt=0)
+    ops_targets: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def dashboard_targets(self) -> dict[str, str]:
+        if self.ops_targets:
+            return self.ops_targets
+        host = self.service_host if self.service_host != "0.0.0.0" else "127.0.0.1"
+        return {
+            name: f"http://{host}:{getattr(self, f'{name}_port')}"
+            for name in ("ingest", "validator", "journey", "linker")
+        }
 
     @property
     def effective_database_url(self) -> str:

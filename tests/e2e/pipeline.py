@@ -29,6 +29,8 @@ class Ndtms:
         self.env = service_environment(settings)
         # Sweep often, so a window closed by moving the clock shows within seconds.
         self.env["NDTMS_LINKER_SWEEP_SECONDS"] = "1"
+        # And let the operations page sample often enough to draw within a test.
+        self.env["NDTMS_OPS_SAMPLE_SECONDS"] = "2"
 
     def now(self) -> datetime:
         """The services' time: the clock file when the platform has one, else the system clock."""

@@ -1,0 +1,141 @@
+"""The operations dashboard's data: the services' metrics sampled over the last hour, summarised.
+
+A sampler scrapes every service's `/metrics` every `interval` seconds and keeps an hour of
+readings; `summary()` turns them into what the page draws: throughput and lag per service
+over time, findings by rule, dead letters, and the live continuity-of-care indicator by
+prison and by destination local authority. Only aggregates: nothing about any person.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+Labels = frozenset[tuple[str, str]]
+Series = dict[tuple[str, Labels], float]
+HOUR = 3600.0
+PAGE = Path(__file__).with_name("dashboard.html")
+
+
+def dashboard_page() -> str:
+    """The page: plain HTML, CSS and script in one file, nothing fetched from elsewhere."""
+    return PAGE.read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Reading:
+    at: float
+    series: Series
+    up: dict[str, bool]
+
+
+def parse(text: str) -> Series:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _sum(series: Series, name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    return sum(v for (n, found), v in series.items() if n == name and wanted <= found)
+
+
+def _by(series: Series, name: str, label: str, **labels: str) -> dict[str, float]:
+    wanted = set(labels.items())
+    grouped: dict[str, float] = {}
+    for (n, found), v in series.items():
+        if n == name and wanted <= found:
+            key = dict(found).get(label, "")
+            grouped[key] = grouped.get(key, 0.0) + v
+    return grouped
+
+
+def summary(readings: list[Reading], services: list[str]) -> dict[str, Any]:
+    """What the page draws, from readings oldest first (pure)."""
+    throughput: dict[str, list[list[float]]] = {s: [] for s in services}
+    lag: dict[str, list[list[float]]] = {s: [] for s in services}
+    for before, after in itertools.pairwise(readings):
+        seconds = after.at - before.at
+        for service in services:
+            # Ingest consumes nothing: its throughput is what it wrote to the raw topic.
+            name = "ndtms_records_produced_total" if service == "ingest" else "ndtms_records_consumed_total"
+            consumed = _sum(after.series, name, service=service) - _sum(before.series, name, service=service)
+            throughput[service].append([after.at, max(consumed, 0) / seconds if seconds > 0 else 0.0])
+    for reading in readings:
+        for service in services:
+            lag[service].append([reading.at, _sum(reading.series, "ndtms_consumer_lag", service=service)])
+    latest = readings[-1] if readings else Reading(time.time(), {}, {})
+    return {
+        "at": latest.at,
+        "up": latest.up,
+        "throughput": throughput,
+        "lag": lag,
+        "findings": dict(sorted(_by(latest.series, "ndtms_validator_findings_total", "rule").items())),
+        "dead_letters": _sum(latest.series, "ndtms_dlq_records_total"),
+        "indicator": {scope: _indicator(latest.series, scope) for scope in ("national", "prison", "la")},
+    }
+
+
+def _indicator(series: Series, scope: str) -> list[dict[str, Any]]:
+    rates = _by(series, "ndtms_continuity_of_care_rate", "group", scope=scope)
+    rows = []
+    for group in sorted(_by(series, "ndtms_continuity_of_care_transfers", "group", scope=scope)):
+        measures = {
+            m: _sum(series, "ndtms_continuity_of_care_transfers", scope=scope, group=group, measure=m)
+            for m in ("transfers", "decided", "engaged", "triaged", "not_engaged", "pending")
+        }
+        rows.append({"group": group, "rate": rates.get(group), **measures})
+    return rows
+
+
+class Sampler:
+    """Scrapes the services in a thread; keeps an hour of readings."""
+
+    def __init__(
+        self, targets: Mapping[str, str], interval: float = 15.0, clock: Callable[[], float] = time.time
+    ):
+        self.targets = dict(targets)
+        self.interval = interval
+        self.clock = clock
+        self.readings: deque[Reading] = deque(maxlen=int(HOUR / interval) + 1)
+        self._lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="dashboard-sampler", daemon=True).start()
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            while True:
+                self.sample(client)
+                if self.stop.wait(self.interval):
+                    return
+
+    def sample(self, client: httpx.Client) -> None:
+        series: Series = {}
+        up: dict[str, bool] = {}
+        for name, url in self.targets.items():
+            try:
+                response = client.get(f"{url}/metrics")
+                series |= parse(response.text)
+                up[name] = response.status_code == 200
+            except httpx.HTTPError:
+                up[name] = False
+        with self._lock:
+            self.readings.append(Reading(self.clock(), series, up))
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            readings = list(self.readings)
+        return summary(readings, list(self.targets))

@@ -1,0 +1,43 @@
+"""The operations page's data from metric readings: throughput, lag, findings, DLQ, indicator."""
+
+from __future__ import annotations
+
+from ndtms.dashboard import Reading, parse, summary
+
+METRICS_T0 = """
+ndtms_records_consumed_total{service="validator",topic="ndtms.episodes.raw"} 100
+ndtms_consumer_lag{service="validator",topic="ndtms.episodes.raw",partition="0"} 7
+ndtms_consumer_lag{service="validator",topic="ndtms.episodes.raw",partition="1"} 3
+"""
+METRICS_T1 = """
+ndtms_records_consumed_total{service="validator",topic="ndtms.episodes.raw"} 160
+ndtms_consumer_lag{service="validator",topic="ndtms.episodes.raw",partition="0"} 0
+ndtms_validator_findings_total{rule="DAT002",severity="error"} 4
+ndtms_validator_findings_total{rule="SEC005",severity="warning"} 1
+ndtms_dlq_records_total{service="validator"} 2
+ndtms_dlq_records_total{service="linker"} 1
+ndtms_continuity_of_care_rate{scope="prison",group="P1"} 0.25
+ndtms_continuity_of_care_transfers{scope="prison",group="P1",measure="decided"} 8
+ndtms_continuity_of_care_transfers{scope="prison",group="P1",measure="engaged"} 2
+ndtms_continuity_of_care_transfers{scope="prison",group="P2",measure="decided"} 0
+"""
+
+
+def test_summary_of_two_readings() -> None:
+    readings = [
+        Reading(0.0, parse(METRICS_T0), {"validator": True}),
+        Reading(20.0, parse(METRICS_T1), {"validator": False}),
+    ]
+    result = summary(readings, ["validator"])
+    assert result["throughput"]["validator"] == [[20.0, 3.0]]
+    assert result["lag"]["validator"] == [[0.0, 10.0], [20.0, 0.0]]
+    assert result["findings"] == {"DAT002": 4.0, "SEC005": 1.0}
+    assert result["dead_letters"] == 3.0 and result["up"] == {"validator": False}
+    [p1, p2] = result["indicator"]["prison"]
+    assert (p1["group"], p1["rate"], p1["decided"], p1["engaged"]) == ("P1", 0.25, 8.0, 2.0)
+    assert p2["rate"] is None
+
+
+def test_no_readings_yet() -> None:
+    result = summary([], ["validator"])
+    assert result["throughput"] == {"validator": []} and result["indicator"]["national"] == []
