@@ -315,8 +315,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
 def status_tables(previous: dict[str, Any] | None, current: dict[str, Any], silent_hours: float) -> Group:
     seconds = current["at"] - previous["at"] if previous else 0.0
     services = Table(title="services", title_justify="left")
-    for column in ("service", "up", "health", "lag", "trend", "consumed/s", "stalled"):
-        services.add_column(column, justify="right" if column in ("lag", "consumed/s") else "left")
+    for column in ("service", "up", "health", "lag", "trend", "consumed/s", "latency", "stalled"):
+        services.add_column(column, justify="right" if column in ("lag", "consumed/s", "latency") else "left")
     healths = {name: s["health"] for name, s in current["services"].items()}
     for view in services_view(previous, current, seconds):
         rate = f"{view.consumed_per_second:,.1f}" if view.consumed_per_second is not None else "-"
@@ -327,6 +327,7 @@ def status_tables(previous: dict[str, Any] | None, current: dict[str, Any], sile
             f"{view.lag:,}",
             view.trend.value if view.trend is not Trend.UNKNOWN else "-",
             rate,
+            f"{view.latency * 1000:,.0f} ms" if view.latency is not None else "-",
             "[bold red]STALLED[/]" if view.stalled else "",
         )
     topics = Table(title="topics", title_justify="left")

@@ -75,12 +75,15 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
         committed, lag = (
             group_position(settings, service.group_id, inputs) if service.group_id and inputs else (0, 0)
         )
+        latency_sum, latency_count = append_latency(settings, service.name, service.port(settings))
         services[service.name] = {
             "up": state == "ready",
             "health": state or "not answering",
             "pid": process_of(service, settings).pid(),
             "lag": lag,
             "committed": committed,
+            "latency_sum": latency_sum,
+            "latency_count": latency_count,
         }
     return {
         "at": time.time(),
@@ -109,3 +112,19 @@ def providers_last_published(settings: PlatformSettings) -> dict[str, float]:
         if family.name == "ndtms_provider_last_published_timestamp_seconds"
         for sample in family.samples
     }
+
+
+def append_latency(settings: PlatformSettings, service: str, port: int) -> tuple[float, float]:
+    """The service's append-to-processed latency histogram: (sum of seconds, count)."""
+    try:
+        text = httpx.get(f"http://{settings.service_host}:{port}/metrics", timeout=3).text
+    except httpx.HTTPError:
+        return 0.0, 0.0
+    found = {"sum": 0.0, "count": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name == "ndtms_latency_from_append_seconds":
+            for sample in family.samples:
+                kind = sample.name.rsplit("_", 1)[1]
+                if kind in found and sample.labels.get("service") == service:
+                    found[kind] = sample.value
+    return found["sum"], found["count"]

@@ -29,6 +29,8 @@ class ServiceView:
     trend: Trend
     stalled: bool
     consumed_per_second: float | None
+    # Mean seconds from Kafka append to processed: since the last reading, else since start.
+    latency: float | None = None
 
 
 def trend(before: int | None, now: int) -> Trend:
@@ -53,6 +55,7 @@ def services_view(
                 trend=trend(earlier["lag"] if earlier else None, lag),
                 stalled=bool(earlier) and lag > 0 and moved == 0,
                 consumed_per_second=moved / seconds if moved is not None and seconds > 0 else None,
+                latency=_mean_latency(earlier, service),
             )
         )
     return views
@@ -78,3 +81,11 @@ def silent_providers(
     return {
         provider: (now - at) / 3600 for provider, at in sorted(last_published.items()) if now - at > limit
     }
+
+
+def _mean_latency(earlier: Mapping[str, Any] | None, now: Mapping[str, Any]) -> float | None:
+    total, count = now.get("latency_sum", 0.0), now.get("latency_count", 0.0)
+    if earlier is not None and count > earlier.get("latency_count", 0.0):
+        total -= earlier.get("latency_sum", 0.0)
+        count -= earlier.get("latency_count", 0.0)
+    return total / count if count else None

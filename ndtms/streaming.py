@@ -66,7 +66,14 @@ def _add_health_and_metrics(app: faust.App) -> None:
     async def health(web: Any, request: Any) -> Any:
         tables: Any = app.tables
         ready = tables.recovery.completed.is_set() and not app.rebalancing
-        return web.json({"status": "ready" if ready else "starting", "app": app.conf.id})
+        # Readiness: 503 until the tables are restored and while partitions move.
+        body = {"status": "ready" if ready else "starting", "app": app.conf.id}
+        return web.json(body, status=200 if ready else 503)
+
+    @app.page("/live")
+    async def live(web: Any, request: Any) -> Any:
+        # Liveness: the worker's event loop answers; restarting it would not help anything else.
+        return web.json({"status": "alive", "app": app.conf.id})
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

@@ -212,6 +212,11 @@ def create_app(
             return JSONResponse({"status": "broker unreachable", "detail": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "app": "ingest"})
 
+    @app.get("/v1/live")
+    def live() -> JSONResponse:
+        """Liveness: the process answers (readiness, with the broker, is /v1/health)."""
+        return JSONResponse({"status": "alive", "app": "ingest"})
+
     @app.get("/metrics")
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
@@ -58,8 +58,16 @@ def create_app(
     )
 
     @app.get("/v1/health", tags=["operations"])
-    def health() -> dict[str, str]:
-        return {"status": "ready" if is_ready() else "starting", "app": "journey"}
+    def health() -> JSONResponse:
+        """Readiness: 503 while starting or stopping."""
+        ready = is_ready()
+        body = {"status": "ready" if ready else "starting", "app": "journey"}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/v1/live", tags=["operations"])
+    def live() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "alive", "app": "journey"}
 
     @app.get("/metrics", tags=["operations"])
     def metrics() -> Response:

@@ -57,3 +57,14 @@ def test_the_rendered_view_shows_stalls_and_silence() -> None:
     console.print(status_tables(then, now, 48))
     text = console.export_text()
     assert "STALLED" in text and "P9" in text and "silent for over 48 h" in text
+
+
+def test_latency_is_the_mean_since_the_last_reading() -> None:
+    then = reading(0, 0, 0, 0)
+    now = reading(5, 0, 0, 0)
+    then["services"]["validator"] |= {"latency_sum": 10.0, "latency_count": 100.0}
+    now["services"]["validator"] |= {"latency_sum": 12.0, "latency_count": 110.0}
+    [view] = services_view(then, now, 5)
+    assert view.latency == pytest.approx(0.2)
+    [first] = services_view(None, now, 0)
+    assert first.latency == pytest.approx(12 / 110)
