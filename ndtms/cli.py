@@ -154,6 +154,8 @@ def publish_file(settings: PlatformSettings, path: Path) -> dict[str, Any]:
         )
     with path.open("rb") as lines:
         parsed = list(reject_duplicates(parse_jsonl(lines)))
+    if not parsed:
+        raise CommandFailed(f"{path}: the file is empty; expected one episode update (JSON object) per line")
     good = [p for p in parsed if p.accepted]
     codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
     producer = Producer(settings.producer_config())

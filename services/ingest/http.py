@@ -115,6 +115,8 @@ def create_app(
                 )
             parts.append(part)
         body = b"".join(parts)
+        if not body.strip():
+            return _error(400, "the body is empty: send one update object or an array of them")
         try:
             data = json.loads(body)
         except UnicodeDecodeError:

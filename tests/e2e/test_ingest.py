@@ -49,5 +49,9 @@ def test_csv_extracts_from_the_command_line_become_links(ndtms: Ndtms, tmp_path:
     assert link[-1]["value"]["days_to_engagement"] == 8
     missing = ndtms("publish", str(tmp_path / "nope.csv"), "--provider", "P", check=False)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    nothing = ndtms("publish", str(empty), check=False)
+    assert nothing.returncode == 2 and "the file is empty" in nothing.stderr
     no_provider = ndtms("publish", str(prison), check=False)
     assert no_provider.returncode == 2 and "--provider" in no_provider.stderr

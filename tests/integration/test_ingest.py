@@ -123,6 +123,7 @@ def test_keys_and_providers(ingest: Ingest) -> None:
         (b'{"provider_id": "CMTY001", "episode_id"', 400, "not valid JSON"),
         (b"\xff\xfe\x00", 400, "not UTF-8 JSON"),
         (b"[]", 422, "empty batch"),
+        (b"", 400, "the body is empty"),
         (b'{"provider_id": 7}', 422, "provider_id"),
         (json.dumps({**community(), "setting": "moon"}).encode(), 422, "setting"),
         (json.dumps({**community(), "revision": 0}).encode(), 422, "revision"),
