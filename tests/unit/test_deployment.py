@@ -6,6 +6,7 @@ No Docker engine here: nothing is built or run; these are the checks that need n
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -46,6 +47,19 @@ def test_compose_file_is_valid_compose_and_runs_the_whole_set() -> None:
     }
     with pytest.raises(ValueError, match="imagee"):
         PyCompose.from_yaml("services:\n  broken:\n    imagee: x\n")
+
+
+def test_compose_config_accepts_the_file_and_insists_on_the_secrets() -> None:
+    """`docker-compose config` (Debian's Compose; it needs no daemon) resolves and checks the file."""
+    compose = shutil.which("docker-compose")
+    assert compose is not None, ".ci/run installs Debian's docker-compose"
+    command = [compose, "-f", str(DEPLOY / "compose.yaml"), "config", "-q"]
+    secrets = {"NDTMS_PSEUDONYM_KEY": "example", "POSTGRES_PASSWORD": "example"}
+    base = {"PATH": os.environ.get("PATH", "")}
+    ok = subprocess.run(command, env=base | secrets, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    missing = subprocess.run(command, env=base, capture_output=True, text=True, check=False)
+    assert missing.returncode != 0 and "set POSTGRES_PASSWORD" in missing.stderr + missing.stdout
 
 
 def manifests() -> list[tuple[str, dict[str, object]]]:
