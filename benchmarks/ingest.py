@@ -2,8 +2,8 @@
 
     python -m benchmarks.ingest [--updates N]
 
-Starts its own broker and registry (ports 49092/48081) and the ingest service as a process
-(port 48700), then measures on N synthetic updates:
+Starts its own broker and registry (ports 27092/27081) and the ingest service as a process
+(port 27700), then measures on N synthetic updates:
   - reference: a confluent-kafka producer sending the same records, already Avro-encoded,
     with the platform's producer settings (idempotent, acks=all, zstd): the ceiling;
   - HTTP: `POST /v1/episodes` in batches of 1,000 from one client, each answered only after

@@ -2,7 +2,7 @@
 
     python -m benchmarks.journey [--updates N]
 
-Starts its own broker, registry (ports 49092/48081) and PostgreSQL server (port 45432), loads
+Starts its own broker, registry (ports 27092/27081) and PostgreSQL server (port 27432), loads
 N accepted episodes onto `ndtms.episodes.valid`, then measures on the same records:
   - reference: a confluent-kafka consumer reading and Avro-decoding every record, no store;
   - the journey processor (batches of 500, state + offsets + outbox in one transaction, then
@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
         base = benchmark_settings(state)
-        with platform_running(base) as settings, postgres_running(45432) as postgres_url:
+        with platform_running(base) as settings, postgres_running(27432) as postgres_url:
             load_valid(settings, args.updates)
             reference = decode_only(settings, args.updates)
             sqlite = journey_store(settings, f"sqlite:///{Path(state) / 'bench.db'}", "sqlite")

@@ -2,7 +2,7 @@
 
     python -m benchmarks.linker [--updates N] [--rate R] [--seconds S]
 
-Starts its own broker and registry (ports 49092/48081, state in a temporary folder) and measures:
+Starts its own broker and registry (ports 27092/27081, state in a temporary folder) and measures:
   1. linker alone: N accepted episodes pre-loaded on `ndtms.episodes.valid`; the linker process
      from ready until its consumer group's lag is zero. Reference: a confluent-kafka
      consume->produce pass-through over the same records (the ceiling for a Python hop).

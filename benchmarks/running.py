@@ -61,11 +61,11 @@ def benchmark_settings(state: str) -> PlatformSettings:
     """Every benchmark's own broker, registry and service ports, clear of `ndtms up` and the tests."""
     return PlatformSettings(
         state_dir=Path(state),
-        local_kafka_port=49092,
-        local_registry_port=48081,
-        ingest_port=48700,
-        validator_port=48701,
-        journey_port=48702,
-        linker_port=48703,
+        local_kafka_port=27092,
+        local_registry_port=27081,
+        ingest_port=27700,
+        validator_port=27701,
+        journey_port=27702,
+        linker_port=27703,
         pseudonym_key=BENCHMARK_PSEUDONYM_KEY,
     )

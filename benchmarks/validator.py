@@ -2,7 +2,7 @@
 
     python -m benchmarks.validator [--updates N]
 
-Starts its own broker and registry (ports 49092/48081, state in a temporary folder), loads N
+Starts its own broker and registry (ports 27092/27081, state in a temporary folder), loads N
 updates onto `ndtms.episodes.raw`, then measures, on the same records:
   - reference: one confluent-kafka consumer reading raw and producing every record unchanged
     to a scratch topic (no decoding, no rules): the ceiling for a Python consume-produce hop;

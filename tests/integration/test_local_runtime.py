@@ -14,13 +14,16 @@ pytestmark = pytest.mark.broker
 
 
 def run(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([NDTMS, *args], env=env, capture_output=True, text=True, timeout=300, check=True)
+    result = subprocess.run([NDTMS, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+    command = f"ndtms {' '.join(args)}"
+    assert result.returncode == 0, f"{command} exited {result.returncode}: {result.stderr[-3000:]}"
     return result.stdout
 
 
+# Ports below 32768, out of the ephemeral range that outgoing connections take theirs from.
 @pytest.mark.parametrize(
     ("component", "port_setting", "port"),
-    [("kafka", "NDTMS_LOCAL_KAFKA_PORT", "39092"), ("registry", "NDTMS_LOCAL_REGISTRY_PORT", "38081")],
+    [("kafka", "NDTMS_LOCAL_KAFKA_PORT", "31092"), ("registry", "NDTMS_LOCAL_REGISTRY_PORT", "31081")],
 )
 def test_start_is_idempotent_and_stop_stops_only_its_own_process(
     tmp_path: Path, component: str, port_setting: str, port: str

@@ -32,7 +32,8 @@ from tests.builders import community
 
 pytestmark = pytest.mark.broker
 
-PLAIN_PORT, SECURE_PORT = 39292, 39294
+# Below 32768: fixed ports in the ephemeral range can be taken by any outgoing connection.
+PLAIN_PORT, SECURE_PORT = 31292, 31294
 USER, PASSWORD = "ndtms-service", "a-test-only-password"
 
 
@@ -104,7 +105,7 @@ def secured_cluster(
             kafka_ssl_ca_location=ca_file,
             schema_registry_url=platform.registry_url,
             pseudonym_key="test-pseudonym-key",
-            validator_port=38791,
+            validator_port=31791,
         )
         yield client, folder
     finally:
