@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from ndtms import credentials_cli, journeys_cli
-from ndtms.clocks import ENGLAND
+from ndtms.clocks import clock_from, today_in_england
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.settings import PlatformSettings
@@ -439,7 +439,7 @@ def _row_json(row: IndicatorRow) -> dict[str, Any]:
 
 def cmd_indicator(args: argparse.Namespace) -> int:
     settings = _settings()
-    today = args.today or datetime.now(UTC).astimezone(ENGLAND).date()
+    today = args.today or today_in_england(clock_from(settings.clock_file))
     by = Grouping(args.by)
     try:
         with link_view(settings) as view:

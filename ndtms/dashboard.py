@@ -46,12 +46,12 @@ def parse(text: str) -> Series:
     }
 
 
-def _sum(series: Series, name: str, **labels: str) -> float:
+def total(series: Series, name: str, **labels: str) -> float:
     wanted = set(labels.items())
     return sum(v for (n, found), v in series.items() if n == name and wanted <= found)
 
 
-def _by(series: Series, name: str, label: str, **labels: str) -> dict[str, float]:
+def grouped(series: Series, name: str, label: str, **labels: str) -> dict[str, float]:
     wanted = set(labels.items())
     grouped: dict[str, float] = {}
     for (n, found), v in series.items():
@@ -61,7 +61,7 @@ def _by(series: Series, name: str, label: str, **labels: str) -> dict[str, float
     return grouped
 
 
-def summary(readings: list[Reading], services: list[str]) -> dict[str, Any]:
+def summary(readings: list[Reading], services: list[str], now: float) -> dict[str, Any]:
     """What the page draws, from readings oldest first (pure)."""
     throughput: dict[str, list[list[float]]] = {s: [] for s in services}
     lag: dict[str, list[list[float]]] = {s: [] for s in services}
@@ -70,29 +70,31 @@ def summary(readings: list[Reading], services: list[str]) -> dict[str, Any]:
         for service in services:
             # Ingest consumes nothing: its throughput is what it wrote to the raw topic.
             name = "ndtms_records_produced_total" if service == "ingest" else "ndtms_records_consumed_total"
-            consumed = _sum(after.series, name, service=service) - _sum(before.series, name, service=service)
+            consumed = total(after.series, name, service=service) - total(
+                before.series, name, service=service
+            )
             throughput[service].append([after.at, max(consumed, 0) / seconds if seconds > 0 else 0.0])
     for reading in readings:
         for service in services:
-            lag[service].append([reading.at, _sum(reading.series, "ndtms_consumer_lag", service=service)])
-    latest = readings[-1] if readings else Reading(time.time(), {}, {})
+            lag[service].append([reading.at, total(reading.series, "ndtms_consumer_lag", service=service)])
+    latest = readings[-1] if readings else Reading(now, {}, {})
     return {
         "at": latest.at,
         "up": latest.up,
         "throughput": throughput,
         "lag": lag,
-        "findings": dict(sorted(_by(latest.series, "ndtms_validator_findings_total", "rule").items())),
-        "dead_letters": _sum(latest.series, "ndtms_dlq_records_total"),
+        "findings": dict(sorted(grouped(latest.series, "ndtms_validator_findings_total", "rule").items())),
+        "dead_letters": total(latest.series, "ndtms_dlq_records_total"),
         "indicator": {scope: _indicator(latest.series, scope) for scope in ("national", "prison", "la")},
     }
 
 
 def _indicator(series: Series, scope: str) -> list[dict[str, Any]]:
-    rates = _by(series, "ndtms_continuity_of_care_rate", "group", scope=scope)
+    rates = grouped(series, "ndtms_continuity_of_care_rate", "group", scope=scope)
     rows = []
-    for group in sorted(_by(series, "ndtms_continuity_of_care_transfers", "group", scope=scope)):
+    for group in sorted(grouped(series, "ndtms_continuity_of_care_transfers", "group", scope=scope)):
         measures = {
-            m: _sum(series, "ndtms_continuity_of_care_transfers", scope=scope, group=group, measure=m)
+            m: total(series, "ndtms_continuity_of_care_transfers", scope=scope, group=group, measure=m)
             for m in ("transfers", "decided", "engaged", "triaged", "not_engaged", "pending")
         }
         rows.append({"group": group, "rate": rates.get(group), **measures})
@@ -138,4 +140,4 @@ class Sampler:
     def summary(self) -> dict[str, Any]:
         with self._lock:
             readings = list(self.readings)
-        return summary(readings, list(self.targets))
+        return summary(readings, list(self.targets), self.clock())

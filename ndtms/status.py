@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE
+from ndtms.dashboard import Series, grouped, parse, total
 from ndtms.localrun.services import SERVICES, health, process_of
 
 
@@ -69,26 +69,32 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
     finally:
         probe.close()
     services: dict[str, Any] = {}
+    metrics: dict[str, Series] = {}
     for service in SERVICES:
         state = health(service, settings)
         inputs = {t: topics[t] for t in service.input_topics if t in topics}
         committed, lag = (
             group_position(settings, service.group_id, inputs) if service.group_id and inputs else (0, 0)
         )
-        latency_sum, latency_count = append_latency(settings, service.name, service.port(settings))
+        metrics[service.name] = scrape(settings, service.port(settings))
+        latency = "ndtms_latency_from_append_seconds"
+        own = {"service": service.name}
         services[service.name] = {
             "up": state == "ready",
             "health": state or "not answering",
             "pid": process_of(service, settings).pid(),
             "lag": lag,
             "committed": committed,
-            "latency_sum": latency_sum,
-            "latency_count": latency_count,
+            "latency_sum": total(metrics[service.name], f"{latency}_sum", **own),
+            "latency_count": total(metrics[service.name], f"{latency}_count", **own),
         }
     return {
         "at": time.time(),
         "services": services,
-        "providers_last_published": providers_last_published(settings),
+        # When the ingest service last accepted each provider's updates.
+        "providers_last_published": grouped(
+            metrics.get("ingest", {}), "ndtms_provider_last_published_timestamp_seconds", "provider"
+        ),
         "topics": {
             name: {
                 "end_offsets": {str(p): o for p, o in ends.items()},
@@ -99,32 +105,9 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
     }
 
 
-def providers_last_published(settings: PlatformSettings) -> dict[str, float]:
-    """From the ingest service's metrics: when each provider last had updates accepted."""
-    url = f"http://{settings.service_host}:{settings.ingest_port}/metrics"
+def scrape(settings: PlatformSettings, port: int) -> Series:
+    """A service's metrics, read once per status reading; empty when it does not answer."""
     try:
-        text = httpx.get(url, timeout=3).text
+        return parse(httpx.get(f"http://{settings.service_host}:{port}/metrics", timeout=3).text)
     except httpx.HTTPError:
         return {}
-    return {
-        sample.labels["provider"]: sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "ndtms_provider_last_published_timestamp_seconds"
-        for sample in family.samples
-    }
-
-
-def append_latency(settings: PlatformSettings, service: str, port: int) -> tuple[float, float]:
-    """The service's append-to-processed latency histogram: (sum of seconds, count)."""
-    try:
-        text = httpx.get(f"http://{settings.service_host}:{port}/metrics", timeout=3).text
-    except httpx.HTTPError:
-        return 0.0, 0.0
-    found = {"sum": 0.0, "count": 0.0}
-    for family in text_string_to_metric_families(text):
-        if family.name == "ndtms_latency_from_append_seconds":
-            for sample in family.samples:
-                kind = sample.name.rsplit("_", 1)[1]
-                if kind in found and sample.labels.get("service") == service:
-                    found[kind] = sample.value
-    return found["sum"], found["count"]

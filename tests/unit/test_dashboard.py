@@ -28,7 +28,7 @@ def test_summary_of_two_readings() -> None:
         Reading(0.0, parse(METRICS_T0), {"validator": True}),
         Reading(20.0, parse(METRICS_T1), {"validator": False}),
     ]
-    result = summary(readings, ["validator"])
+    result = summary(readings, ["validator"], now=25.0)
     assert result["throughput"]["validator"] == [[20.0, 3.0]]
     assert result["lag"]["validator"] == [[0.0, 10.0], [20.0, 0.0]]
     assert result["findings"] == {"DAT002": 4.0, "SEC005": 1.0}
@@ -39,5 +39,6 @@ def test_summary_of_two_readings() -> None:
 
 
 def test_no_readings_yet() -> None:
-    result = summary([], ["validator"])
+    result = summary([], ["validator"], now=5.0)
     assert result["throughput"] == {"validator": []} and result["indicator"]["national"] == []
+    assert result["at"] == 5.0
