@@ -24,9 +24,11 @@ test: install
 	$(VENV)/bin/pytest
 
 bench: install
+	$(VENV)/bin/python -m benchmarks.pipeline
 	$(VENV)/bin/python -m benchmarks.validator
 	$(VENV)/bin/python -m benchmarks.linker
 	$(VENV)/bin/python -m benchmarks.journey
+	$(VENV)/bin/python -m benchmarks.recovery
 	$(VENV)/bin/python -m benchmarks.ingest
 
 down:

@@ -1,16 +1,16 @@
-"""The linker's throughput alone and end to end, and its latency at a steady offered load.
+"""The linker's throughput alone, and the pipeline's latency at a steady offered load.
 
-    python -m benchmarks.linker [--updates N] [--rate R] [--seconds S]
+    python -m benchmarks.linker [--updates N] [--rate R] [--seconds S] [--commit-seconds C ...]
 
 Starts its own broker and registry (ports 27092/27081, state in a temporary folder) and measures:
   1. linker alone: N accepted episodes pre-loaded on `ndtms.episodes.valid`; the linker process
-     from ready until its consumer group's lag is zero. Reference: a confluent-kafka
-     consume->produce pass-through over the same records (the ceiling for a Python hop).
-  2. end to end: N updates written the way `ndtms publish` writes them (idempotent producer to
-     `ndtms.episodes.raw`) with all four services running, until validator and linker lags are zero.
-  3. latency: prison releases published first (pending links); then, at R updates/s for S seconds,
-     a community update engaging each one. Latency is from the producer's acknowledged send to
-     the engaged link record being read from `ndtms.links`. Reference: the same producer and
+     from ready until its consumer group's lag is zero.
+     Reference: the consume->decode->encode->produce hop of `benchmarks.validator` over the same
+     records.
+  2. latency, once per stage commit interval (`--commit-seconds`, default 0.1 and 0.5): prison
+     releases published first (pending links); then, at R updates/s for S seconds, a community
+     update engaging each one. Latency is from the producer's acknowledged send to the engaged
+     link record being read (committed) from `ndtms.links`. Reference: the same producer and
      consumer round trip through a scratch topic, no services in between.
 """
 
@@ -79,19 +79,6 @@ def linker_alone(settings: PlatformSettings) -> float:
         started = time.perf_counter()
         drained(settings, ("linker",))
         return time.perf_counter() - started
-
-
-def end_to_end(settings: PlatformSettings, count: int) -> float:
-    codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
-    writer = RawTopicWriter(Producer(settings.producer_config()), codec)
-    feed = updates(count, seed=11, first_release=_today() - timedelta(days=330))
-    started = time.perf_counter()
-    for start in range(0, len(feed), 5000):
-        failed = [d for d in writer.write(feed[start : start + 5000]) if not d.ok]
-        if failed:
-            raise SystemExit(f"publishing failed: {failed[0].error}")
-    drained(settings, ("validator", "linker"))
-    return time.perf_counter() - started
 
 
 class LinkWatcher:
@@ -206,30 +193,35 @@ def _percentiles(samples: list[float]) -> str:
 
 def main() -> None:
     parser = parser_for(__doc__)
-    parser.add_argument("--rate", type=float, default=20.0, help="community updates per second offered")
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=500.0, help="community updates per second offered")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--commit-seconds", type=float, nargs="+", default=[0.1, 0.5], help="stage commit intervals to try"
+    )
     args = parser.parse_args()
+    latencies: dict[float, tuple[list[float], list[float]]] = {}
     with tempfile.TemporaryDirectory() as state:
         base = benchmark_settings(state)
         with platform_running(base) as settings:
             load_valid(settings, args.updates)
             reference = passthrough(settings, args.updates, VALID.name)
             alone = linker_alone(settings)
-            start_all(settings)
-            try:
-                through = end_to_end(settings, args.updates)
-                pipeline, roundtrip = latency(settings, args.rate, args.seconds)
-            finally:
-                stop_all(settings)
-    per_second = {"reference": reference, "linker alone": alone, "end to end": through}
-    rates = {name: args.updates / seconds for name, seconds in per_second.items()}
+            for commit in args.commit_seconds:
+                tuned = settings.model_copy(update={"stream_commit_seconds": commit})
+                start_all(tuned)
+                try:
+                    latencies[commit] = latency(tuned, args.rate, args.seconds)
+                finally:
+                    stop_all(tuned)
+    rates = {"reference": args.updates / reference, "linker alone": args.updates / alone}
     print(f"updates: {args.updates}")
-    print(f"reference, confluent-kafka consume->produce pass-through: {rates['reference']:,.0f} updates/s")
+    print(f"reference, confluent-kafka consume->decode->encode->produce hop: {rates['reference']:,.0f}/s")
     print(f"linker alone, one process (decode, state, outcomes, publish): {rates['linker alone']:,.0f}/s")
-    print(f"end to end, publish -> validator -> linker: {rates['end to end']:,.0f} updates/s")
-    print(f"latency at {args.rate:g} updates/s for {args.seconds:g} s, publish -> engaged link:")
-    print(f"  {_percentiles(pipeline)}")
-    print(f"reference, produce -> consume round trip on the same broker: {_percentiles(roundtrip)}")
+    print(f"linker / reference: {rates['linker alone'] / rates['reference']:.1%}")
+    for commit, (pipeline, roundtrip) in latencies.items():
+        print(f"latency at {args.rate:g} updates/s for {args.seconds:g} s, commit every {commit:g} s:")
+        print(f"  publish -> validator -> linker -> engaged link (read committed): {_percentiles(pipeline)}")
+        print(f"  reference, produce -> consume round trip on the same broker: {_percentiles(roundtrip)}")
 
 
 if __name__ == "__main__":

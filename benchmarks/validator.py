@@ -4,16 +4,19 @@
 
 Starts its own broker and registry (ports 27092/27081, state in a temporary folder), loads N
 updates onto `ndtms.episodes.raw`, then measures, on the same records:
-  - reference: one confluent-kafka consumer reading raw and producing every record unchanged
-    to a scratch topic (no decoding, no rules): the ceiling for a Python consume-produce hop;
+  - reference: one confluent-kafka consumer reading raw, decoding each value with fastavro,
+    encoding it again and producing it to a scratch topic (no rules, no state): the ceiling for
+    a Python stream hop;
   - validator: the real service process, from ready until its consumer group's lag is zero.
 """
 
 from __future__ import annotations
 
+import io
 import tempfile
 import time
 
+import fastavro
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -21,8 +24,8 @@ from benchmarks.feeds import updates
 from benchmarks.running import benchmark_settings, drained, parser_for, service_running
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import RAW
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.contract.topics import CATALOGUE, RAW
+from ndtms.contract.transcoding import AvroTranscoder, registry_client, schema_json
 from ndtms.localrun.platform import platform_running
 from services.ingest.publishing import RawTopicWriter
 
@@ -38,27 +41,39 @@ def load(settings: PlatformSettings, count: int) -> None:
 
 
 def passthrough(settings: PlatformSettings, count: int, source: str = RAW.name) -> float:
+    """The reference hop: consume, fastavro-decode, encode, produce each record, nothing else."""
+    spec = next(t for t in CATALOGUE if t.name == source)
+    schema = fastavro.parse_schema(schema_json(spec.value_schema or ""))
+    target = f"bench.hop.{source}"
     admin = AdminClient(settings.kafka_client_config())
-    topic = NewTopic("bench.passthrough", num_partitions=RAW.partitions, replication_factor=1)
-    admin.create_topics([topic])["bench.passthrough"].result()
+    admin.create_topics([NewTopic(target, num_partitions=spec.partitions, replication_factor=1)])[
+        target
+    ].result()
     consumer = Consumer(
         {
             **settings.kafka_client_config(),
-            "group.id": "bench-passthrough",
+            "group.id": f"bench-hop-{time.time_ns()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }
     )
     producer = Producer(settings.producer_config())
-    consumer.assign([TopicPartition(source, p, 0) for p in range(RAW.partitions)])
+    consumer.assign([TopicPartition(source, p, 0) for p in range(spec.partitions)])
     seen = 0
     started = time.perf_counter()
     while seen < count:
         for message in consumer.consume(1000, timeout=1):
-            if message.error() is None:
+            value = message.value()
+            if message.error() is None and value is not None:
+                body = io.BytesIO(value)
+                body.seek(5)
+                record = fastavro.schemaless_reader(body, schema, None)
+                out = io.BytesIO()
+                out.write(value[:5])
+                fastavro.schemaless_writer(out, schema, record)
                 while True:
                     try:
-                        producer.produce("bench.passthrough", key=message.key(), value=message.value())
+                        producer.produce(target, key=message.key(), value=out.getvalue())
                         break
                     except BufferError:
                         producer.poll(0.05)
@@ -88,7 +103,7 @@ def main() -> None:
             validated = validator(settings)
     reference_rate, validator_rate = args.updates / reference, args.updates / validated
     print(f"updates: {args.updates}")
-    print(f"reference, confluent-kafka consume->produce pass-through: {reference_rate:,.0f} updates/s")
+    print(f"reference, confluent-kafka consume->decode->encode->produce hop: {reference_rate:,.0f} updates/s")
     print(f"validator, decode + rules + forward + report, one process: {validator_rate:,.0f} updates/s")
     print(f"validator / reference: {validator_rate / reference_rate:.1%}")
 

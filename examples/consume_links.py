@@ -27,6 +27,8 @@ def consume(bootstrap: str, registry: str, group: str, idle_seconds: float) -> d
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
+            # Only what the linker committed: an aborted transaction's records stay invisible.
+            "isolation.level": "read_committed",
             "key.deserializer": StringDeserializer("utf_8"),
             "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": registry})),
         }

@@ -8,9 +8,10 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,16 @@ def _describe(item: Parsed) -> str:
     return "; ".join(str(p) for p in item.problems)
 
 
+PUBLISH_CHUNK = 5000
+
+
+def batched(items: Iterable[Parsed], size: int) -> Iterator[list[Parsed]]:
+    """itertools.batched, which arrives with Python 3.12."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
 def publish_file(settings: PlatformSettings, path: Path) -> dict[str, Any]:
     """Shape-check every line, publish the good ones, and summarise."""
     if not path.exists():
@@ -152,30 +163,27 @@ def publish_file(settings: PlatformSettings, path: Path) -> dict[str, Any]:
         raise CommandFailed(
             f"{path}: expected a .jsonl file (one episode update per line) or a .csv extract with --provider"
         )
-    with path.open("rb") as lines:
-        parsed = list(reject_duplicates(parse_jsonl(lines)))
-    if not parsed:
-        raise CommandFailed(f"{path}: the file is empty; expected one episode update (JSON object) per line")
-    good = [p for p in parsed if p.accepted]
     codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
-    producer = Producer(settings.producer_config())
-    deliveries = iter(RawTopicWriter(producer, codec).write([p.update for p in good if p.update]))
+    writer = RawTopicWriter(Producer(settings.producer_config()), codec)
     rejected: list[dict[str, Any]] = []
-    accepted = 0
-    for item in parsed:
-        if item.accepted:
-            delivery = next(deliveries)
-            if delivery.ok:
-                accepted += 1
-                continue
-            rejected.append({"line": item.position, "problems": [{"path": "", "message": delivery.error}]})
-        else:
-            rejected.append(
-                {
-                    "line": item.position,
-                    "problems": [{"path": p.path, "message": p.message} for p in item.problems],
-                }
-            )
+    accepted = seen = 0
+    with path.open("rb") as lines:
+        # Streamed a chunk at a time: memory stays flat however long the file is.
+        for chunk in batched(reject_duplicates(parse_jsonl(lines)), PUBLISH_CHUNK):
+            seen += len(chunk)
+            good = [p for p in chunk if p.accepted and p.update is not None]
+            deliveries = iter(writer.write([p.update for p in good if p.update is not None]))
+            for item in chunk:
+                problems = [{"path": p.path, "message": p.message} for p in item.problems]
+                if item.accepted:
+                    delivery = next(deliveries)
+                    if delivery.ok:
+                        accepted += 1
+                        continue
+                    problems = [{"path": "", "message": delivery.error or ""}]
+                rejected.append({"line": item.position, "problems": problems})
+    if not seen:
+        raise CommandFailed(f"{path}: the file is empty; expected one episode update (JSON object) per line")
     return {"file": str(path), "accepted": accepted, "rejected": len(rejected), "rejections": rejected}
 
 

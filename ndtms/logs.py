@@ -48,7 +48,7 @@ def logging_config(service: str, level: str = "INFO") -> dict[str, Any]:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
         "root": {"level": level, "handlers": ["stderr"]},
         # One line per registry request would drown everything else.
-        "loggers": {"httpx": {"level": "WARNING"}},
+        "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
     }
 
 

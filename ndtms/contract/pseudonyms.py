@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from datetime import date
 
@@ -27,5 +26,5 @@ def client_key(
             Sex(sex).value,
         )
     )
-    digest = hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
-    return digest[:CLIENT_KEY_LENGTH]
+    # hmac.digest: the one-shot C path, several times faster than building an HMAC object.
+    return hmac.digest(secret, message.encode("utf-8"), "sha256").hex()[:CLIENT_KEY_LENGTH]

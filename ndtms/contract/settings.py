@@ -31,7 +31,7 @@ class PlatformSettings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "NDTMS_KAFKA_BOOTSTRAP_SERVERS"),
     )
     schema_registry_url: str | None = None
-    # A managed cluster: TLS and SASL for every client (librdkafka and faust's aiokafka alike).
+    # A managed cluster: TLS and SASL for every client.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None
@@ -52,6 +52,12 @@ class PlatformSettings(BaseSettings):
     silent_provider_hours: float = 48.0
     # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir.
     credentials_file: Path | None = None
+    # Stream stages: how often a stage commits its transaction (outputs become visible downstream
+    # then), how many records it takes per poll, and its instance name within the group (the
+    # transactional id; stable across restarts so a restart aborts what a crash left open).
+    stream_commit_seconds: float = Field(default=0.1, gt=0, le=60)
+    stream_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    stream_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$")
     # Tests and rehearsals only: read "now" from this file instead of the system clock (see ndtms.clocks).
     clock_file: Path | None = None
 
@@ -118,7 +124,7 @@ class PlatformSettings(BaseSettings):
         return config
 
     def producer_config(self) -> dict[str, str | int | float | bool]:
-        # murmur2 is the Java client's and faust's partitioner: a key lands on the same
+        # murmur2 is the Java client's partitioner: a key lands on the same
         # partition whichever service writes it.
         return {
             **self.kafka_client_config(),

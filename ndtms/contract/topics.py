@@ -92,38 +92,25 @@ DLQ = TopicSpec(
 
 CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ)
 
-# Internal to one service, not part of the public contract, but created with the rest so
-# that the service never subscribes to a topic that does not exist yet.
-LINKER_TICKS = TopicSpec(
-    name="ndtms-linker-ticks",
-    short_name="linker-ticks",
-    key=KeyKind.CLIENT,
-    value_schema=None,
-    partitions=EPISODE_PARTITIONS,
-    config={"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)},
-    purpose="Clock ticks from the linker's sweep to its own agent, keyed and partitioned like valid.",
-)
 
-
-def _changelog(name: str) -> TopicSpec:
-    # faust's table changelogs, created up front: on a fresh cluster faust may otherwise read
-    # a changelog's metadata before its own creation is visible and crash the agent.
+def _state(name: str, key: KeyKind) -> TopicSpec:
+    # A stage's state changelog (ndtms.stream.state), created up front with the rest so that a
+    # stage never restores from a topic that does not exist yet. Not part of the public contract.
     return TopicSpec(
-        name=f"{name}-changelog",
-        short_name=f"{name}-changelog",
-        key=KeyKind.EPISODE if "heads" in name else KeyKind.CLIENT,
+        name=f"{name}-state",
+        short_name=f"{name}-state",
+        key=key,
         value_schema=None,
         partitions=EPISODE_PARTITIONS,
-        config={"cleanup.policy": "compact"},
-        purpose="faust table changelog (service state).",
+        config={"cleanup.policy": "compact", "delete.retention.ms": str(6 * 24 * 3600 * 1000)},
+        purpose="Changelog of a stream stage's state (one record per changed key per transaction).",
     )
 
 
 INTERNAL: tuple[TopicSpec, ...] = (
-    LINKER_TICKS,
-    _changelog("ndtms-validator-episode-heads"),
-    _changelog("ndtms-validator-people"),
-    _changelog("ndtms-linker-people"),
+    _state("ndtms-validator-heads", KeyKind.EPISODE),
+    _state("ndtms-validator-people", KeyKind.CLIENT),
+    _state("ndtms-linker-people", KeyKind.CLIENT),
 )
 
 

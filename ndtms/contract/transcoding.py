@@ -15,8 +15,6 @@ from typing import Any, Generic, TypeVar
 
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
-from confluent_kafka.schema_registry.avro import AvroSerializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import BaseModel, ValidationError
 
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
@@ -66,15 +64,12 @@ class AvroTranscoder(Generic[Model]):
         self.model = model
         self._registry = registry
         text = schema_text(topic.value_schema)
-        self._context = SerializationContext(topic.name, MessageField.VALUE)
-        self._serializer = AvroSerializer(
-            registry,
-            text,
-            to_dict=lambda obj, _ctx: obj.model_dump(),
-            conf={"auto.register.schemas": True},
-        )
-        self._reader_schema = fastavro.parse_schema(json.loads(text))
-        self._writer_schemas: dict[int, Any] = {}
+        self._schema_json = json.loads(text)
+        self._reader_schema = fastavro.parse_schema(self._schema_json)
+        # Per writer schema id: the parsed writer schema, and the reader schema to resolve it to
+        # (None when it is our own schema, which spares fastavro the resolution).
+        self._writer_schemas: dict[int, tuple[Any, Any]] = {}
+        self._header: bytes | None = None
 
     def register(self) -> int:
         """Register the schema under `<topic>-value` (idempotent); return its id."""
@@ -83,24 +78,42 @@ class AvroTranscoder(Generic[Model]):
         return registered
 
     def encode(self, record: Model) -> bytes:
-        encoded: bytes | None = self._serializer(record, self._context)
-        assert encoded is not None
-        return encoded
+        return self.encode_plain(record.model_dump())
 
-    def _writer_schema(self, schema_id: int) -> Any:
+    def encode_plain(self, data: dict[str, Any]) -> bytes:
+        """Plain data (already of the contract's shape) to framed Avro, with no model in between."""
+        if self._header is None:
+            # Registered once (idempotent), as the registry's own serializer would auto-register.
+            self._header = bytes([CONFLUENT_MAGIC]) + self.register().to_bytes(4, "big")
+        body = io.BytesIO()
+        body.write(self._header)
+        fastavro.schemaless_writer(body, self._reader_schema, data)
+        return body.getvalue()
+
+    def _writer_schema(self, schema_id: int) -> tuple[Any, Any]:
         # The registry client caches ids itself; parsing the schema once per id is ours to keep.
-        parsed = self._writer_schemas.get(schema_id)
-        if parsed is None:
+        held = self._writer_schemas.get(schema_id)
+        if held is None:
             try:
                 schema = self._registry.get_schema(schema_id)
             except SchemaRegistryError as exc:
                 raise UndecodableRecord(f"Avro decoding failed: schema id {schema_id}: {exc}") from exc
             if (schema.schema_type or "AVRO") != "AVRO":
                 raise UndecodableRecord(f"schema id {schema_id} is {schema.schema_type}, not Avro")
-            parsed = self._writer_schemas[schema_id] = _parsed(schema)
-        return parsed
+            written = json.loads(schema.schema_str or "null")
+            reader = None if written == self._schema_json else self._reader_schema
+            held = self._writer_schemas[schema_id] = (fastavro.parse_schema(written), reader)
+        return held
 
     def decode(self, payload: bytes | None) -> Model:
+        data = self.decode_plain(payload)
+        try:
+            return self.model.model_validate(data)
+        except ValidationError as exc:
+            raise UndecodableRecord(f"decoded record breaks the contract: {exc}") from exc
+
+    def decode_plain(self, payload: bytes | None) -> dict[str, Any]:
+        """Framed Avro to plain data (dates as dates), checked against the schema only."""
         if not payload:
             raise UndecodableRecord("empty value where an Avro record was expected")
         if payload[0] != CONFLUENT_MAGIC or len(payload) < 5:
@@ -110,8 +123,9 @@ class AvroTranscoder(Generic[Model]):
         schema_id = int.from_bytes(payload[1:5], "big")
         body = io.BytesIO(payload)
         body.seek(5)
+        writer, reader = self._writer_schema(schema_id)
         try:
-            data = fastavro.schemaless_reader(body, self._writer_schema(schema_id), self._reader_schema)
+            data = fastavro.schemaless_reader(body, writer, reader)
         except UndecodableRecord:
             raise
         except Exception as exc:  # fastavro raises many kinds on bad bytes; all mean the same here
@@ -122,14 +136,9 @@ class AvroTranscoder(Generic[Model]):
             raise UndecodableRecord(
                 f"Avro decoding failed (schema id {schema_id}): {len(payload) - body.tell()} bytes left over"
             )
-        try:
-            return self.model.model_validate(data)
-        except ValidationError as exc:
-            raise UndecodableRecord(f"decoded record breaks the contract: {exc}") from exc
-
-
-def _parsed(schema: Schema) -> Any:
-    return fastavro.parse_schema(json.loads(schema.schema_str or "null"))
+        if not isinstance(data, dict):
+            raise UndecodableRecord(f"schema id {schema_id} is not a record schema")
+        return data
 
 
 def registry_client(url: str) -> SchemaRegistryClient:

@@ -3,6 +3,10 @@
 A batch's state changes, its outbox entries and the next offsets commit together; the
 outbox is then published and cleared. On (re)assignment the consumer starts from the
 offsets in the database, never from the broker's, which are kept only for lag reporting.
+
+Publication is exactly once: each outbox batch goes out in one Kafka transaction, every record
+carrying its outbox id in a header; on start the last ids on the topic (read committed) say
+which rows a crash left behind after publishing them, and those are forgotten, not resent.
 """
 
 from __future__ import annotations
@@ -10,14 +14,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
-from itertools import takewhile
-from typing import Any
+from collections.abc import Sequence
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     KafkaError,
+    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -32,12 +35,15 @@ from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.topics import DLQ, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.databases import engine_for
-from ndtms.metrics import PRODUCED, observe
+from ndtms.metrics import DEAD_LETTERS, PRODUCED, observe
+from ndtms.stream.runner import dead_letter_headers, retrying
+from ndtms.stream.service import instance_name
 from services.journey import store
 from services.journey.records import client_journeys, span_from_json, span_of, span_to_json
 from services.journey.settings import JourneySettings
 
 log = logging.getLogger(__name__)
+OUTBOX_HEADER = "ndtms.journey.outbox_id"
 
 APPLIED = Counter("ndtms_journey_updates_total", "Accepted episodes consumed, by outcome", ["outcome"])
 WRITE_SECONDS = Histogram("ndtms_journey_store_write_seconds", "Time to apply and commit one batch")
@@ -70,7 +76,13 @@ class JourneyProcessor:
                 "heartbeat.interval.ms": 3_000,
             }
         )
+        # Dead letters go out at once, outside any transaction; journeys through the publisher.
         self.producer = Producer(settings.producer_config())
+        instance = instance_name(settings, settings.journey_port)
+        self.publisher = Producer(
+            {**settings.producer_config(), "transactional.id": f"{settings.journey_group_id}-{instance}"}
+        )
+        self.publisher.init_transactions(30)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with Session(self.engine) as session:
@@ -83,6 +95,7 @@ class JourneyProcessor:
     def run(self) -> None:
         self.consumer.subscribe([VALID.name], on_assign=self._on_assign)
         try:
+            self.fence()
             self.publish_outbox()
             while not self.stopping.is_set():
                 messages = self.consumer.consume(self.settings.journey_batch_size, timeout=0.5)
@@ -159,47 +172,95 @@ class JourneyProcessor:
         APPLIED.labels("withdrawn" if accepted.deleted else "applied").inc()
         return True
 
+    def fence(self) -> int:
+        """Forget outbox rows that are on `ndtms.journeys` already; the number forgotten."""
+        last = last_published_outbox_id(self.settings, JOURNEYS.name)
+        if last is None:
+            return 0
+        with Session(self.engine) as session, session.begin():
+            forgotten = store.forget_publications_through(session, last)
+        if forgotten:
+            log.info("%d journey publications were out before a restart; not sent again", forgotten)
+        return forgotten
+
     def publish_outbox(self) -> int:
-        """Publish waiting journeys; the number acknowledged and forgotten."""
+        """Publish waiting journeys in one transaction; the number published and forgotten."""
         with Session(self.engine) as session:
             rows = [(r.id, r.client_key, r.value) for r in store.pending_publications(session)]
         if not rows:
             return 0
-        delivered: set[int] = set()
-
-        def acknowledged(row_id: int) -> Callable[[KafkaError | None, Message], None]:
-            def callback(error: KafkaError | None, _message: Message) -> None:
-                if error is None:
-                    delivered.add(row_id)
-
-            return callback
-
+        self.publisher.begin_transaction()
         for row_id, client_key, value in rows:
-            self.producer.produce(
-                JOURNEYS.name, key=client_key.encode(), value=value, on_delivery=acknowledged(row_id)
-            )
-        self.producer.flush(30)
-        # Only the acknowledged prefix is forgotten: retrying the rest in id order means a
-        # person's newest journeys are always the last ones written for their key.
-        prefix = list(takewhile(lambda row_id: row_id in delivered, (row[0] for row in rows)))
-        PRODUCED.labels("journey", JOURNEYS.name).inc(len(delivered))
-        if len(prefix) < len(rows):
-            log.warning("%d journey publications not acknowledged; will retry", len(rows) - len(prefix))
+            while True:
+                try:
+                    self.publisher.produce(
+                        JOURNEYS.name,
+                        key=client_key.encode(),
+                        value=value,
+                        headers=[(OUTBOX_HEADER, str(row_id).encode())],
+                    )
+                    break
+                except BufferError:
+                    self.publisher.poll(0.05)
+        try:
+            retrying(lambda: self.publisher.commit_transaction(60))
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if not error.txn_requires_abort():
+                raise
+            retrying(lambda: self.publisher.abort_transaction(60))
+            log.warning("%d journey publications not committed (%s); will retry", len(rows), error)
+            return 0
+        PRODUCED.labels("journey", JOURNEYS.name).inc(len(rows))
         with Session(self.engine) as session, session.begin():
-            store.forget_publications(session, prefix)
-        return len(prefix)
+            store.forget_publications(session, [row[0] for row in rows])
+        return len(rows)
 
     def _dead_letter(self, message: Message, reason: str) -> None:
-        headers: Any = [
-            ("ndtms.dlq.reason", reason.encode()[:2000]),
-            ("ndtms.dlq.service", b"journey"),
-            ("ndtms.dlq.source", f"{message.topic()}/{message.partition()}/{message.offset()}".encode()),
-        ]
+        DEAD_LETTERS.labels("journey").inc()
+        headers = dead_letter_headers("journey", reason, message)
         self.producer.produce(DLQ.name, key=message.key(), value=message.value(), headers=headers)
 
     def install_signal_handlers(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stopping.set())
+
+
+def last_published_outbox_id(settings: JourneySettings, topic: str, tail: int = 2000) -> int | None:
+    """The highest outbox id in the last records of each partition of `topic`, read committed.
+
+    A transaction holds at most one outbox batch (1,000 rows), so its newest ids are among the
+    last `tail` offsets of whichever partitions it wrote.
+    """
+    found: int | None = None
+    reader = Consumer(
+        {
+            **settings.kafka_client_config(),
+            "group.id": f"{settings.journey_group_id}-fence",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
+    try:
+        for partition in reader.list_topics(topic, timeout=30).topics[topic].partitions:
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+            if high <= low:
+                continue
+            reader.assign([TopicPartition(topic, partition, max(low, high - tail))])
+            at_end = False
+            while not at_end:
+                for message in reader.consume(1000, timeout=0.2):
+                    error = message.error()
+                    if error is not None:
+                        at_end = at_end or error.code() == KafkaError._PARTITION_EOF
+                        continue
+                    value = dict(message.headers() or []).get(OUTBOX_HEADER)
+                    if isinstance(value, bytes):
+                        found = max(found or 0, int(value))
+    finally:
+        reader.close()
+    return found
 
 
 def build_processor(settings: JourneySettings, clock: Clock) -> JourneyProcessor:

@@ -96,6 +96,8 @@ class JourneyProviderRow(Base):
 
 class OutboxRow(Base):
     __tablename__ = "outbox"
+    # Ids only grow, even after every row is deleted: the publication fence relies on it.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_key: Mapped[str] = mapped_column(String(32))
@@ -200,3 +202,9 @@ def pending_publications(session: Session, limit: int = 1000) -> Sequence[Outbox
 def forget_publications(session: Session, ids: Sequence[int]) -> None:
     if ids:
         session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
+
+
+def forget_publications_through(session: Session, last_id: int) -> int:
+    """Rows up to `last_id` are on the topic already; the number forgotten."""
+    result = session.execute(delete(OutboxRow).where(OutboxRow.id <= last_id))
+    return int(getattr(result, "rowcount", 0) or 0)

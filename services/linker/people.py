@@ -107,17 +107,10 @@ def facts_of(accepted: AcceptedEpisode) -> EpisodeFacts | None:
 
 
 def apply(person: Person, accepted: AcceptedEpisode, today: date, policy: Policy) -> tuple[Person, Changes]:
-    """Apply one accepted revision. A revision already applied republishes the current outcomes
-    and reports, because after a crash the earlier publication may not have reached the topic."""
+    """Apply one accepted revision; one already applied (or older) changes nothing."""
     key = accepted.episode_key
-    known = person.revision_of(key)
-    if accepted.revision < known:
+    if accepted.revision <= person.revision_of(key):
         return person, Changes()
-    if accepted.revision == known:
-        return person, Changes(
-            published=tuple(person.outcomes.values()),
-            reports=tuple(_report(person, tid, d) for tid, d in sorted(person.doubts.items())),
-        )
     episodes = dict(person.episodes)
     withdrawn = dict(person.withdrawn)
     facts = facts_of(accepted)

@@ -1,16 +1,13 @@
 """When each person next needs a look from the clock, kept beside the table.
 
-The sweep asks this index for the people due, instead of reading the whole table every few
-seconds (which blocks the stream while it reads). It is rebuilt from the table at start and
-then periodically, because people on partitions this worker gains in a rebalance are only in
-the table, not yet in the index.
+The sweep asks this index for the people due, instead of reading the whole store every few
+seconds (which would block the stream while it reads). One is built from the store for each
+partition the stage is given, and follows every change the stage makes after that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
-from typing import Any
 
 from ndtms.contract.links import LinkStatus
 from services.linker.people import Person
@@ -28,23 +25,9 @@ class Schedule:
             sum(1 for o in person.outcomes.values() if o.status is LinkStatus.PENDING),
         )
 
-    def note_stored(self, client_key: str, stored: dict[str, Any]) -> None:
-        """From the table's stored (JSON) form, without rebuilding the whole person."""
-        due = stored.get("due")
-        pending = sum(
-            1 for o in stored.get("outcomes", {}).values() if o.get("status") == LinkStatus.PENDING.value
-        )
-        self._set(client_key, date.fromisoformat(due) if due else None, pending)
-
     def forget(self, client_key: str) -> None:
         self._due.pop(client_key, None)
         self._pending.pop(client_key, None)
-
-    def replace_all(self, stored_people: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        self._due.clear()
-        self._pending.clear()
-        for client_key, stored in stored_people:
-            self.note_stored(client_key, stored)
 
     def due_on(self, today: date) -> list[str]:
         return sorted(key for key, due in self._due.items() if due <= today)

@@ -18,9 +18,6 @@ class LinkerSettings(PlatformSettings):
     linker_retention_days: int = Field(default=1095, ge=60)
     # How often the clock sweep looks for windows that have closed.
     linker_sweep_seconds: float = Field(default=30.0, gt=0)
-    # How often the sweep's schedule is rebuilt from the whole table (it also follows every
-    # change as it happens); this bounds how late a window closes after a rebalance.
-    linker_rescan_seconds: float = Field(default=3600.0, gt=0)
     # Serve the live continuity-of-care indicator as Prometheus gauges (reads all of ndtms.links).
     linker_indicator: bool = True
 

@@ -1,10 +1,15 @@
-"""`python -m services.validator`: run the validator worker."""
+"""`python -m services.validator`: run the validator stage."""
 
 from ndtms.clocks import clock_from
-from ndtms.streaming import run_worker
+from ndtms.stream.service import run_stage
 from services.validator.settings import ValidatorSettings
-from services.validator.stream import build
+from services.validator.stream import Validator
 
 if __name__ == "__main__":
     settings = ValidatorSettings()
-    run_worker(build(settings, clock_from(settings.clock_file)))
+    run_stage(
+        settings,
+        Validator(settings, clock_from(settings.clock_file)),
+        settings.validator_app_id,
+        settings.validator_port,
+    )

@@ -8,7 +8,6 @@ accepted revision is the same whatever order the revisions arrive in.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -36,7 +35,6 @@ class EpisodeHead:
     accepted_setting: Setting | None = None
     accepted_deleted: bool = False
     attributor_digests: dict[str, str] = field(default_factory=dict)
-    accepted: AcceptedEpisode | None = None
     reported_revision: int = 0
     reported_findings: bool = False
 
@@ -67,7 +65,7 @@ def attributor_digests(secret: bytes, update: EpisodeUpdate) -> dict[str, str]:
         "local_authority": c.local_authority.strip().upper(),
     }
     return {
-        name: hmac.new(secret, f"{name}={value}".encode(), hashlib.sha256).hexdigest()[:16]
+        name: hmac.digest(secret, f"{name}={value}".encode(), "sha256").hex()[:16]
         for name, value in values.items()
     }
 
@@ -97,12 +95,12 @@ def accepted_form(
     )
 
 
-def _withdrawal(of: AcceptedEpisode, revision: int, now: datetime) -> AcceptedEpisode:
+def _withdrawal(update: EpisodeUpdate, client_key: str, now: datetime) -> AcceptedEpisode:
     return AcceptedEpisode(
-        provider_id=of.provider_id,
-        episode_id=of.episode_id,
-        revision=revision,
-        client_key=of.client_key,
+        provider_id=update.provider_id,
+        episode_id=update.episode_id,
+        revision=update.revision,
+        client_key=client_key,
         deleted=True,
         accepted_at=now,
     )
@@ -113,9 +111,9 @@ def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: 
     if update.revision < head.accepted_revision:
         return Decision(Verdict.STALE, head)
     if update.revision == head.accepted_revision:
-        # Forwarded again: a redelivery after a crash may be the only copy that gets out.
-        # Downstream applies revisions idempotently, so a repeat changes nothing there.
-        return Decision(Verdict.DUPLICATE, head, forward=_current_forward(head))
+        # A resent revision: already forwarded once (the stream is exactly-once, so a crash
+        # cannot have lost that forward), and downstream would change nothing for it.
+        return Decision(Verdict.DUPLICATE, head)
 
     digests = attributor_digests(secret, update)
     findings = evaluate(RuleInput(update, head.previous(), digests))
@@ -127,21 +125,20 @@ def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: 
 
     warnings = tuple(sorted({f.rule for f in findings}))
     forward: list[AcceptedEpisode] = []
-    previous = head.accepted
+    # The person the episode is filed under now, if it is filed at all.
+    filed_under = head.accepted_client_key if head.accepted_revision and not head.accepted_deleted else None
     if update.deleted:
-        accepted = _withdrawal(previous, update.revision, now) if previous else None
-        if accepted is not None:
-            forward.append(accepted)
-        key = previous.client_key if previous else None
+        if filed_under is not None:
+            forward.append(_withdrawal(update, filed_under, now))
+        key = head.accepted_client_key
     else:
         assert update.client is not None
         c = update.client
         key = client_key(secret, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
-        accepted = accepted_form(update, key, warnings, now)
-        if previous is not None and not previous.deleted and previous.client_key != key:
+        if filed_under is not None and filed_under != key:
             # The attributors changed: the episode leaves the person it was filed under.
-            forward.append(_withdrawal(previous, update.revision, now))
-        forward.append(accepted)
+            forward.append(_withdrawal(update, filed_under, now))
+        forward.append(accepted_form(update, key, warnings, now))
     new_head = replace(
         head,
         accepted_revision=update.revision,
@@ -149,13 +146,8 @@ def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: 
         accepted_setting=update.setting if not update.deleted else head.accepted_setting,
         accepted_deleted=update.deleted,
         attributor_digests=digests or head.attributor_digests,
-        accepted=accepted,
     )
     return Decision(Verdict.ACCEPTED, new_head, forward=tuple(forward), report=report)
-
-
-def _current_forward(head: EpisodeHead) -> tuple[AcceptedEpisode, ...]:
-    return (head.accepted,) if head.accepted is not None else ()
 
 
 def _report_for(

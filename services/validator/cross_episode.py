@@ -11,14 +11,14 @@ from datetime import datetime
 
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.findings import Finding, ValidationReport
-from services.validator.rules import evaluate_person
+from services.validator.rules import EpisodeDates, evaluate_person
 
 CHECKED_BY = "validator-cross-episode"
 
 
 @dataclass(frozen=True)
 class PersonEpisodes:
-    episodes: dict[str, AcceptedEpisode] = field(default_factory=dict)
+    episodes: dict[str, EpisodeDates] = field(default_factory=dict)
     withdrawn: dict[str, int] = field(default_factory=dict)
     reported: dict[str, tuple[Finding, ...]] = field(default_factory=dict)
 
@@ -36,7 +36,7 @@ def apply_accepted(
         episodes.pop(key, None)
         withdrawn[key] = accepted.revision
     else:
-        episodes[key] = accepted
+        episodes[key] = EpisodeDates.of(accepted)
         withdrawn.pop(key, None)
     findings = evaluate_person(list(episodes.values()))
     reports = []
@@ -53,7 +53,10 @@ def apply_accepted(
 
 
 def _report(
-    episode: AcceptedEpisode, findings: tuple[Finding, ...], now: datetime, episode_key: str | None = None
+    episode: AcceptedEpisode | EpisodeDates,
+    findings: tuple[Finding, ...],
+    now: datetime,
+    episode_key: str | None = None,
 ) -> ValidationReport:
     provider_id, episode_id = (episode_key or episode.episode_key).split("/", 1)
     return ValidationReport(

@@ -499,20 +499,49 @@ def evaluate(subject: RuleInput) -> tuple[Finding, ...]:
 
 
 @dataclass(frozen=True)
+class EpisodeDates:
+    """What the rules across one person's episodes read of an accepted episode (kept per person)."""
+
+    provider_id: str
+    episode_id: str
+    revision: int
+    setting: Setting | None = None
+    referral_date: date | None = None
+    triage_date: date | None = None
+    discharge_date: date | None = None
+    reception_date: date | None = None
+
+    @property
+    def episode_key(self) -> str:
+        return f"{self.provider_id}/{self.episode_id}"
+
+    @classmethod
+    def of(cls, accepted: AcceptedEpisode) -> EpisodeDates:
+        return cls(
+            accepted.provider_id,
+            accepted.episode_id,
+            accepted.revision,
+            accepted.setting,
+            accepted.referral_date,
+            accepted.triage_date,
+            accepted.discharge_date,
+            accepted.custody.reception_date if accepted.custody else None,
+        )
+
+
+@dataclass(frozen=True)
 class PersonRule:
     code: str
     severity: Severity
     fields: tuple[str, ...]
     summary: str
     # yields (episode key, field path, message)
-    check: Callable[[Sequence[AcceptedEpisode]], Iterator[tuple[str, str, str]]]
+    check: Callable[[Sequence[EpisodeDates]], Iterator[tuple[str, str, str]]]
 
 
-def _open_at_later_reception(episodes: Sequence[AcceptedEpisode]) -> Iterator[tuple[str, str, str]]:
+def _open_at_later_reception(episodes: Sequence[EpisodeDates]) -> Iterator[tuple[str, str, str]]:
     receptions = sorted(
-        e.custody.reception_date
-        for e in episodes
-        if e.setting is Setting.SECURE and e.custody is not None and e.custody.reception_date is not None
+        e.reception_date for e in episodes if e.setting is Setting.SECURE and e.reception_date is not None
     )
     for episode in episodes:
         if episode.setting is not Setting.COMMUNITY or episode.discharge_date is not None:
@@ -540,7 +569,7 @@ PERSON_CATALOGUE: tuple[PersonRule, ...] = (
 )
 
 
-def evaluate_person(episodes: Sequence[AcceptedEpisode]) -> dict[str, tuple[Finding, ...]]:
+def evaluate_person(episodes: Sequence[EpisodeDates]) -> dict[str, tuple[Finding, ...]]:
     """Cross-episode findings per episode key (every given episode has an entry, maybe empty)."""
     found: dict[str, list[Finding]] = {e.episode_key: [] for e in episodes}
     for rule in PERSON_CATALOGUE:

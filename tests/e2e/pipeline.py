@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import string
 import subprocess
 import sys
@@ -13,9 +15,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import Consumer
+
 from ndtms.clocks import clock_from, set_clock_file, today_in_england
 from ndtms.contract.settings import PlatformSettings
-from ndtms.localrun.services import service_environment
+from ndtms.contract.topics import resolve
+from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of, service_environment
+from ndtms.status import collect, end_offsets
 from ndtms.synthetic import Person
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
@@ -115,3 +121,52 @@ def current_by_key(records: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             latest[record["key"]] = record["value"]
     return latest
+
+
+def repeated(records: list[dict[str, Any]], ignore: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Records equal to the previous record of the same key (the `ignore` fields aside).
+
+    Every stage publishes a key only when what it says changes, so a repeat is a record sent
+    twice: what a crash or a redelivery would cause if the stream were not exactly-once.
+    """
+    last: dict[str, Any] = {}
+    found = []
+    for record in records:
+        value = record["value"]
+        plain = None if value is None else {k: v for k, v in value.items() if k not in ignore}
+        if record["key"] in last and last[record["key"]] == plain:
+            found.append(record)
+        last[record["key"]] = plain
+    return found
+
+
+def kill_mid_replay(ndtms: Ndtms, service: str, output: str, timeout: float = 120) -> int:
+    """Start a stopped service and SIGKILL it once it has written to `output`; its lag then."""
+    spec = next(s for s in SERVICES if s.name == service)
+    probe = Consumer({**ndtms.settings.kafka_client_config(), "group.id": "test-probe"})
+    spec_of_output = resolve(output)
+    try:
+        before = sum(end_offsets(probe, spec_of_output.name, spec_of_output.partitions).values())
+        # Small batches, so that the replay is still going when the first outputs show.
+        env = ndtms.env | {"NDTMS_STREAM_BATCH_SIZE": "10"}
+        pid = process_of(spec, ndtms.settings).start(
+            [sys.executable, "-m", spec.module], env=env, cwd=PROJECT_ROOT
+        )
+        deadline = time.monotonic() + timeout
+        while sum(end_offsets(probe, spec_of_output.name, spec_of_output.partitions).values()) == before:
+            assert time.monotonic() < deadline, f"{service} wrote nothing to {output} in {timeout:.0f}s"
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        probe.close()
+    lag: int = collect(ndtms.settings)["services"][service]["lag"]
+    assert lag > 0, f"{service} had finished before it was killed: not a kill mid-replay"
+    return lag
+
+
+def stop_service(ndtms: Ndtms, service: str) -> None:
+    """SIGKILL a running service: its restart is then a replay of whatever arrived meanwhile."""
+    spec = next(s for s in SERVICES if s.name == service)
+    pid = process_of(spec, ndtms.settings).pid()
+    assert pid is not None, f"{service} is not running"
+    os.kill(pid, signal.SIGKILL)

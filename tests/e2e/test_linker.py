@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 import time
 from collections import defaultdict
@@ -15,16 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer
 
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.links import TransferLink
 from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.topics import LINKS
-from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of
+from ndtms.localrun.kafka import LocalKafka
+from ndtms.localrun.processes import ManagedProcess
+from ndtms.localrun.services import PROJECT_ROOT, SERVICES
 from ndtms.scenarios import continuity_feed, final_accepted
-from ndtms.status import collect, end_offsets
+from ndtms.status import collect
 from ndtms.synthetic import community_episode, prison_release
 from services.linker.exit_dates import exit_date_doubts
 from services.linker.indicator import Grouping, indicator
@@ -32,10 +30,20 @@ from services.linker.matching import outcomes
 from services.linker.people import facts_of
 from services.validator.acceptance import accepted_form
 from services.validator.quality import current_reports
-from tests.e2e.pipeline import Ndtms, current_by_key, records_of, settle, someone, wait_for, write_jsonl
+from tests.e2e.pipeline import (
+    Ndtms,
+    current_by_key,
+    kill_mid_replay,
+    records_of,
+    repeated,
+    settle,
+    someone,
+    stop_service,
+    wait_for,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.broker
-LINKER = next(s for s in SERVICES if s.name == "linker")
 
 
 def test_window_closes_on_the_clock_with_no_further_record(ndtms: Ndtms, tmp_path: Path) -> None:
@@ -86,34 +94,6 @@ def test_triage_before_the_recorded_exit_warns_the_prison_until_corrected(
     assert json.loads(ndtms("dq", "--provider", "PRISON08", "--json").stdout)["providers"] == []
 
 
-def _linker_lag(ndtms: Ndtms) -> int:
-    lag: int = collect(ndtms.settings)["services"]["linker"]["lag"]
-    return lag
-
-
-def _links_written(consumer: Consumer) -> int:
-    return sum(end_offsets(consumer, LINKS.name, LINKS.partitions).values())
-
-
-def _kill_mid_replay(ndtms: Ndtms, timeout: float = 120) -> int:
-    """Start the linker and SIGKILL it as soon as it has published something; its lag then."""
-    probe = Consumer({**ndtms.settings.kafka_client_config(), "group.id": "test-probe"})
-    try:
-        before = _links_written(probe)
-        process = process_of(LINKER, ndtms.settings)
-        pid = process.start([sys.executable, "-m", LINKER.module], env=ndtms.env, cwd=PROJECT_ROOT)
-        deadline = time.monotonic() + timeout
-        while _links_written(probe) == before:
-            assert time.monotonic() < deadline, f"the linker published nothing in {timeout:.0f}s"
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
-    finally:
-        probe.close()
-    lag = _linker_lag(ndtms)
-    assert lag > 0, "the linker had finished before it was killed: not a kill mid-replay"
-    return lag
-
-
 def _by_hand(ndtms: Ndtms, accepted: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], set[str]]:
     """The rule applied by hand to each person's final accepted episodes: outcomes and exit-date doubts."""
     secret = ndtms.settings.pseudonym_key.get_secret_value().encode()
@@ -145,9 +125,7 @@ def test_messy_feed_with_linker_killed_mid_replay_gives_the_rule_by_hand(
     submissions = continuity_feed(ndtms.today(), people=800)
     feed = [record for submission in submissions for record in submission]
     assert len(feed) > 2000
-    pid = process_of(LINKER, ndtms.settings).pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)  # the linker is down while the feed arrives: its restart is a replay
+    stop_service(ndtms, "linker")  # down while the feed arrives: its restart is a replay
 
     for n, submission in enumerate(submissions):
         path = write_jsonl(tmp_path / f"submission-{n}.jsonl", [r.data for r in submission])
@@ -158,17 +136,19 @@ def test_messy_feed_with_linker_killed_mid_replay_gives_the_rule_by_hand(
         assert time.monotonic() < deadline, "the validator did not catch up"
         time.sleep(0.5)
 
-    lags_at_kill = [_kill_mid_replay(ndtms), _kill_mid_replay(ndtms)]
+    lags_at_kill = [kill_mid_replay(ndtms, "linker", "links") for _ in range(2)]
     ndtms("up")
     settle(ndtms, timeout=180)
     time.sleep(2)
 
     expected, doubted = _by_hand(ndtms, final_accepted(feed))
     ours = {r.episode_key for r in feed}
+    published = [r for r in records_of(ndtms, "links") if r["key"] in ours]
+    # Exactly once: killed twice mid-replay, and still no link record was sent twice.
+    assert repeated(published, ignore=("decided_at",)) == []
     links = {
         key: {k: v for k, v in value.items() if k != "decided_at"}
-        for key, value in current_by_key(records_of(ndtms, "links")).items()
-        if key in ours
+        for key, value in current_by_key(published).items()
     }
     assert len(expected) > 500 and {v["status"] for v in expected.values()} == {
         "pending",
@@ -221,3 +201,51 @@ def _indicator_matches(ndtms: Ndtms, ours: set[str]) -> None:
             return
         assert time.monotonic() < deadline, f"gauge shows {shown}, expected {national.decided}"
         time.sleep(1)
+
+
+def _second_instance(ndtms: Ndtms, service: str, port: int) -> ManagedProcess:
+    """Another instance of a stage in the same consumer group: partitions move to it and back."""
+    spec = next(s for s in SERVICES if s.name == service)
+    state = ndtms.settings.state_dir.resolve()
+    process = ManagedProcess(f"{service}-second", state / "run", state / "logs")
+    env = ndtms.env | {f"NDTMS_{service.upper()}_PORT": str(port), "NDTMS_STREAM_INSTANCE_ID": "second"}
+    process.start([sys.executable, "-m", spec.module], env=env, cwd=PROJECT_ROOT)
+    return process
+
+
+def test_partitions_moving_and_a_broker_restart_mid_feed_change_no_outcome(
+    ndtms: Ndtms, tmp_path: Path
+) -> None:
+    submissions = continuity_feed(ndtms.today(), people=600, seed=4242, label="M")
+    feed = [record for submission in submissions for record in submission]
+
+    def publish(n: int) -> None:
+        path = write_jsonl(tmp_path / f"m-{n}.jsonl", [r.data for r in submissions[n]])
+        assert json.loads(ndtms("publish", str(path), "--json").stdout)["rejected"] == 0
+
+    publish(0)
+    seconds = [_second_instance(ndtms, "validator", 28711), _second_instance(ndtms, "linker", 28713)]
+    try:
+        publish(1)
+        if ndtms.settings.uses_local_kafka or ndtms.settings.bootstrap_servers.endswith(":29092"):
+            broker = LocalKafka(ndtms.settings.model_copy(update={"kafka_bootstrap_servers": None}))
+            broker.stop()
+            time.sleep(2)
+            broker.start()
+        publish(2)
+    finally:
+        for process in seconds:
+            process.stop(timeout=30)  # a clean leave: partitions move back mid-feed
+    publish(3)
+    settle(ndtms, timeout=240)
+    time.sleep(2)
+
+    expected, _ = _by_hand(ndtms, final_accepted(feed))
+    ours = {r.episode_key for r in feed}
+    published = [r for r in records_of(ndtms, "links") if r["key"] in ours]
+    assert repeated(published, ignore=("decided_at",)) == []
+    links = {
+        key: {k: v for k, v in value.items() if k != "decided_at"}
+        for key, value in current_by_key(published).items()
+    }
+    assert len(expected) > 300 and links == expected

@@ -9,8 +9,18 @@ from typing import Any
 
 import pytest
 
+from ndtms.scenarios import continuity_feed, final_accepted
 from ndtms.synthetic import community_episode, prison_release
-from tests.e2e.pipeline import Ndtms, records_of, settle, someone, wait_for, write_jsonl
+from tests.e2e.pipeline import (
+    Ndtms,
+    kill_mid_replay,
+    records_of,
+    settle,
+    someone,
+    stop_service,
+    wait_for,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -106,3 +116,38 @@ def test_open_community_episode_at_a_later_reception_is_warned(ndtms: Ndtms, tmp
     assert provider["warnings"] == 1 and provider["rules"][0]["episodes"] == ["VAL-OPEN"]
     text = ndtms("dq", "--provider", "CMTY014").stdout
     assert "CMT003" in text and "VAL-OPEN" in text
+
+
+def test_killed_twice_mid_replay_the_validator_forwards_each_revision_once(
+    ndtms: Ndtms, tmp_path: Path
+) -> None:
+    submissions = continuity_feed(ndtms.today(), people=500, seed=909, label="V")
+    feed = [record for submission in submissions for record in submission]
+    stop_service(ndtms, "validator")  # down while the feed arrives: its restart is a replay
+    for n, submission in enumerate(submissions):
+        ndtms("publish", str(write_jsonl(tmp_path / f"v-{n}.jsonl", [r.data for r in submission])))
+    lags_at_kill = [kill_mid_replay(ndtms, "validator", "valid") for _ in range(2)]
+    ndtms("up")
+    settle(ndtms, timeout=180)
+
+    ours = {r.episode_key for r in feed}
+    forwarded = [r["value"] for r in records_of(ndtms, "valid") if _episode(r["value"]) in ours]
+    identities = [(v["client_key"], _episode(v), v["revision"], v["deleted"]) for v in forwarded]
+    twice = sorted({i for i in identities if identities.count(i) > 1})
+    assert not twice, f"killed at lags {lags_at_kill}; forwarded more than once: {twice[:5]}"
+
+    in_force: dict[str, dict[str, Any]] = {}
+    for value in forwarded:
+        held = in_force.get(_episode(value))
+        # A changed attributor forwards a withdrawal and the new filing at the same revision.
+        if held is None or (value["revision"], not value["deleted"]) > (
+            held["revision"],
+            not held["deleted"],
+        ):
+            in_force[_episode(value)] = value
+    accepted = {key: v["revision"] for key, v in in_force.items() if not v["deleted"]}
+    assert accepted == {key: data["revision"] for key, data in final_accepted(feed).items()}
+
+
+def _episode(value: dict[str, Any]) -> str:
+    return f"{value['provider_id']}/{value['episode_id']}"

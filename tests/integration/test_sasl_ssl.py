@@ -1,7 +1,8 @@
 """Clients of a managed cluster: the local broker with a SASL_SSL listener and a CA made here.
 
-The services connect through it (librdkafka for topics, producing and consuming; faust's
-aiokafka for the validator), with SCRAM-SHA-512 and PLAIN, and fail clearly with a wrong password.
+The services connect through it (librdkafka for topics, producing, consuming, and the validator
+stage's transactions and state restore), with SCRAM-SHA-512 and PLAIN, and fail clearly with a
+wrong password.
 """
 
 from __future__ import annotations

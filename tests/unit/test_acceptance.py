@@ -63,11 +63,19 @@ def test_stale_revision_changes_nothing() -> None:
     assert head is not None and head.accepted_revision == 2
 
 
-def test_duplicate_is_forwarded_again_for_crash_safety_but_changes_no_state() -> None:
+def test_a_resent_revision_is_a_duplicate_forwarded_once_only() -> None:
     head, decisions = run([VALID_1, VALID_1])
+    assert decisions[0].forward != ()
     assert decisions[1].verdict is Verdict.DUPLICATE
-    assert decisions[1].forward == decisions[0].forward
+    assert decisions[1].forward == () and decisions[1].report is None
     assert head == decisions[0].head
+
+
+def test_withdrawing_twice_forwards_one_withdrawal() -> None:
+    second = WITHDRAWN_4 | {"revision": 5}
+    _, decisions = run([VALID_1, WITHDRAWN_4, second])
+    assert [a.deleted for a in decisions[1].forward] == [True]
+    assert decisions[2].verdict is Verdict.ACCEPTED and decisions[2].forward == ()
 
 
 def test_withdrawal_is_forwarded_to_the_person_it_was_filed_under() -> None:

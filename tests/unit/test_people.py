@@ -40,9 +40,11 @@ def test_unchanged_outcome_is_not_published_again() -> None:
     assert not changes[2]
 
 
-def test_redelivered_revision_republishes_current_outcomes() -> None:
-    _, changes = feed(Person(KEY), [secure(), community(), community()])
-    assert [o.status for o in changes[2].published] == [LinkStatus.ENGAGED]
+def test_a_revision_applied_again_publishes_nothing() -> None:
+    once, _ = feed(Person(KEY), [secure(), community()])
+    twice, changes = feed(Person(KEY), [secure(), community(), community()])
+    assert [o.status for o in changes[1].published] == [LinkStatus.ENGAGED]
+    assert not changes[2] and changes[2].published == () and twice == once
 
 
 def test_correction_moves_outcome_back_and_deletion_tombstones_the_transfer() -> None:
@@ -105,10 +107,11 @@ def test_triage_days_before_the_recorded_exit_reports_a_doubt_to_the_prison_and_
     assert changes[0].published[0].status is LinkStatus.TRIAGED
 
 
-def test_redelivery_republishes_the_open_doubt() -> None:
+def test_a_doubt_is_reported_once_not_again_for_the_same_revision() -> None:
     early = community(triage_date="2024-02-27", interventions=[])
     _, changes = feed(Person(KEY), [secure(), early, early])
-    assert [r.doubt is not None for r in changes[2].reports] == [True]
+    assert [r.doubt is not None for r in changes[1].reports] == [True]
+    assert changes[2].reports == ()
 
 
 def test_deleting_the_prison_episode_clears_its_doubt() -> None:

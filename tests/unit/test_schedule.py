@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import TypeAdapter
-
 from services.linker.people import Person, Policy, apply
 from services.linker.schedule import Schedule
 from tests.builders import accepted, secure
@@ -25,10 +23,3 @@ def test_a_pending_release_is_due_when_its_window_closes() -> None:
     assert schedule.pending == 1
     schedule.forget(KEY)
     assert schedule.due_on(date(2024, 3, 23)) == [] and schedule.pending == 0
-
-
-def test_rebuilt_from_the_stored_form_it_says_the_same() -> None:
-    stored = TypeAdapter(Person).dump_python(released(), mode="json")
-    schedule = Schedule()
-    schedule.replace_all([(KEY, stored)])
-    assert schedule.due_on(date(2024, 3, 23)) == [KEY] and schedule.pending == 1

@@ -1,0 +1,1 @@
+"""The stream core every stateful stage runs on: transactions, state, serving."""
