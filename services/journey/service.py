@@ -83,6 +83,8 @@ class JourneyProcessor:
             {**settings.producer_config(), "transactional.id": f"{settings.journey_group_id}-{instance}"}
         )
         self.publisher.init_transactions(30)
+        with Session(engine) as session:
+            self.store_name = store.store_name(session)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with Session(self.engine) as session:
@@ -143,8 +145,9 @@ class JourneyProcessor:
                 )
                 for client_key in sorted(changed)
             }
-            store.save_people(session, records)
-            for client_key, record in records.items():
+            # Published only when what the person's record says has changed.
+            for client_key in sorted(store.save_people(session, records)):
+                record = records[client_key]
                 value = self.journeys_codec.encode(record) if record is not None else None
                 session.add(store.OutboxRow(client_key=client_key, value=value))
         self.consumer.commit(asynchronous=True)
@@ -174,7 +177,7 @@ class JourneyProcessor:
 
     def fence(self) -> int:
         """Forget outbox rows that are on `ndtms.journeys` already; the number forgotten."""
-        last = last_published_outbox_id(self.settings, JOURNEYS.name)
+        last = last_published_outbox_id(self.settings, JOURNEYS.name, self.store_name)
         if last is None:
             return 0
         with Session(self.engine) as session, session.begin():
@@ -197,7 +200,7 @@ class JourneyProcessor:
                         JOURNEYS.name,
                         key=client_key.encode(),
                         value=value,
-                        headers=[(OUTBOX_HEADER, str(row_id).encode())],
+                        headers=[(OUTBOX_HEADER, f"{self.store_name}:{row_id}".encode())],
                     )
                     break
                 except BufferError:
@@ -226,8 +229,10 @@ class JourneyProcessor:
             signal.signal(signum, lambda *_: self.stopping.set())
 
 
-def last_published_outbox_id(settings: JourneySettings, topic: str, tail: int = 2000) -> int | None:
-    """The highest outbox id in the last records of each partition of `topic`, read committed.
+def last_published_outbox_id(
+    settings: JourneySettings, topic: str, store_name: str, tail: int = 2000
+) -> int | None:
+    """The highest outbox id of this store in the last records of each partition, read committed.
 
     A transaction holds at most one outbox batch (1,000 rows), so its newest ids are among the
     last `tail` offsets of whichever partitions it wrote.
@@ -257,7 +262,9 @@ def last_published_outbox_id(settings: JourneySettings, topic: str, tail: int = 
                         continue
                     value = dict(message.headers() or []).get(OUTBOX_HEADER)
                     if isinstance(value, bytes):
-                        found = max(found or 0, int(value))
+                        name, _, row_id = value.decode().partition(":")
+                        if name == store_name:
+                            found = max(found or 0, int(row_id))
     finally:
         reader.close()
     return found

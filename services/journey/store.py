@@ -104,6 +104,14 @@ class OutboxRow(Base):
     value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
+class StoreIdentityRow(Base):
+    """This store's random name, carried by its publications (see the fence in service.py)."""
+
+    __tablename__ = "store_identity"
+
+    name: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -116,28 +124,41 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) -> None:
-    """Replace these people's read model: document, journeys and providers (None removes them)."""
+def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) -> set[str]:
+    """Replace these people's read model: document, journeys and providers (None removes them).
+
+    Returns the people whose stored document changed: only they need publishing again.
+    """
     keys = sorted(records)
     if not keys:
-        return
-    session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key.in_(keys)))
-    session.execute(delete(JourneyRow).where(JourneyRow.client_key.in_(keys)))
+        return set()
     people = {
         p.client_key: p for p in session.scalars(select(PersonRow).where(PersonRow.client_key.in_(keys)))
     }
+    changed = set()
     for client_key in keys:
         record, person = records[client_key], people.get(client_key)
-        if record is None:
+        document = None if record is None else record.model_dump(mode="json")
+        if _content(document) == _content(person.document if person is not None else None):
+            continue
+        changed.add(client_key)
+        session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key == client_key))
+        session.execute(delete(JourneyRow).where(JourneyRow.client_key == client_key))
+        if record is None or document is None:
             if person is not None:
                 session.delete(person)
             continue
-        document = record.model_dump(mode="json")
         if person is None:
             session.add(PersonRow(client_key=client_key, document=document, updated_at=record.updated_at))
         else:
             person.document, person.updated_at = document, record.updated_at
         session.add_all(_journey_rows(client_key, record))
+    return changed
+
+
+def _content(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a person's record says, leaving out when it was computed."""
+    return None if document is None else {k: v for k, v in document.items() if k != "updated_at"}
 
 
 def save_person(session: Session, client_key: str, record: ClientJourneys | None) -> None:
@@ -202,6 +223,13 @@ def pending_publications(session: Session, limit: int = 1000) -> Sequence[Outbox
 def forget_publications(session: Session, ids: Sequence[int]) -> None:
     if ids:
         session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
+
+
+def store_name(session: Session) -> str:
+    name = session.scalars(select(StoreIdentityRow.name)).first()
+    if name is None:
+        raise RuntimeError("the journey store has no name: run its migrations")
+    return name
 
 
 def forget_publications_through(session: Session, last_id: int) -> int:
