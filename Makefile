@@ -25,9 +25,9 @@ test: install
 
 bench: install
 	$(VENV)/bin/python -m benchmarks.pipeline
-	$(VENV)/bin/python -m benchmarks.validator
-	$(VENV)/bin/python -m benchmarks.linker
-	$(VENV)/bin/python -m benchmarks.journey
+	$(VENV)/bin/python -m benchmarks.validator --updates 60000
+	$(VENV)/bin/python -m benchmarks.linker --updates 60000
+	$(VENV)/bin/python -m benchmarks.journey --updates 60000
 	$(VENV)/bin/python -m benchmarks.recovery
 	$(VENV)/bin/python -m benchmarks.ingest
 
