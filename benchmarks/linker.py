@@ -88,7 +88,12 @@ class LinkWatcher:
         self.seen: dict[str, float] = {}
         self._stop = threading.Event()
         self._consumer = Consumer(
-            {**settings.kafka_client_config(), "group.id": f"bench-watch-{time.time_ns()}"}
+            # Fetches return within 50 ms, as the stages' do: the wait is not the pipeline's.
+            {
+                **settings.kafka_client_config(),
+                "group.id": f"bench-watch-{time.time_ns()}",
+                "fetch.wait.max.ms": 50,
+            }
         )
         partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
         tps = []
@@ -105,6 +110,13 @@ class LinkWatcher:
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._watch()
+        except Exception as exc:  # a dead watcher must say why, not just see nothing
+            print(f"link watcher stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+            raise
+
+    def _watch(self) -> None:
         while not self._stop.is_set():
             for message in self._consumer.consume(500, timeout=0.1):
                 arrived = time.perf_counter()
@@ -130,18 +142,20 @@ def _pace(items: int, rate: float, send: Callable[[int], None]) -> None:
         send(n)
 
 
-def latency(settings: PlatformSettings, rate: float, seconds: float) -> tuple[list[float], list[float]]:
+def latency(
+    settings: PlatformSettings, rate: float, seconds: float, run: int = 0
+) -> tuple[list[float], list[float]]:
     """(pipeline latencies, reference round-trip latencies), seconds."""
     codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
     producer = Producer({**settings.producer_config(), "linger.ms": 0})
     writer = RawTopicWriter(producer, codec)
-    rng = random.Random(5)
+    rng = random.Random(5 + run)  # other people and episodes each run: a resent revision changes nothing
     today = _today()
     items = int(rate * seconds)
     released = today - timedelta(days=3)
     people = [person(rng) for _ in range(items)]
     releases = [
-        EpisodeUpdate.model_validate(prison_release(who, "PRISON01", f"LAT{n:06d}", released))
+        EpisodeUpdate.model_validate(prison_release(who, "PRISON01", f"LAT{run}-{n:06d}", released))
         for n, who in enumerate(people)
     ]
     writer.write(releases)
@@ -152,11 +166,11 @@ def latency(settings: PlatformSettings, rate: float, seconds: float) -> tuple[li
 
     def send(n: int) -> None:
         update = EpisodeUpdate.model_validate(
-            community_episode(people[n], "CMTY001", f"LATC{n:06d}", today - timedelta(days=2), today)
+            community_episode(people[n], "CMTY001", f"LATC{run}-{n:06d}", today - timedelta(days=2), today)
         )
         [delivery] = writer.write([update])
         if delivery.ok:
-            sent[f"PRISON01/LAT{n:06d}"] = time.perf_counter()
+            sent[f"PRISON01/LAT{run}-{n:06d}"] = time.perf_counter()
 
     _pace(items, rate, send)
     drained(settings, ("validator", "linker"))
@@ -167,9 +181,9 @@ def latency(settings: PlatformSettings, rate: float, seconds: float) -> tuple[li
         print(f"warning: {len(sent) - len(pipeline)} engaged links not seen", file=sys.stderr)
 
     admin = AdminClient(settings.kafka_client_config())
-    admin.create_topics([NewTopic("bench.roundtrip", num_partitions=6, replication_factor=1)])[
-        "bench.roundtrip"
-    ].result()
+    if "bench.roundtrip" not in admin.list_topics(timeout=10).topics:
+        topic = NewTopic("bench.roundtrip", num_partitions=6, replication_factor=1)
+        admin.create_topics([topic])["bench.roundtrip"].result()
     echo = LinkWatcher(settings, topic="bench.roundtrip", engaged_only=False)
     echo_sent: dict[str, float] = {}
 
@@ -206,11 +220,11 @@ def main() -> None:
             load_valid(settings, args.updates)
             reference = passthrough(settings, args.updates, VALID.name)
             alone = linker_alone(settings)
-            for commit in args.commit_seconds:
+            for run, commit in enumerate(args.commit_seconds):
                 tuned = settings.model_copy(update={"stream_commit_seconds": commit})
                 start_all(tuned)
                 try:
-                    latencies[commit] = latency(tuned, args.rate, args.seconds)
+                    latencies[commit] = latency(tuned, args.rate, args.seconds, run)
                 finally:
                     stop_all(tuned)
     rates = {"reference": args.updates / reference, "linker alone": args.updates / alone}

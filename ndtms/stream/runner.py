@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import DLQ
 from ndtms.metrics import DEAD_LETTERS, PRODUCED, labelled
-from ndtms.stream.state import Replayed, Store, StoreSpec
+from ndtms.stream.state import ChangelogBehind, Replayed, Store, StoreSpec
 
 log = logging.getLogger(__name__)
 Headers = list[tuple[str, str | bytes | None]]
@@ -135,7 +135,9 @@ def _replayer(reader: Consumer, topic: str, partition: int) -> Callable[[int], I
 
     def replay(start: int) -> Iterator[Replayed]:
         _, end = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-        if end <= start:
+        if end < start:
+            raise ChangelogBehind(f"{topic} [{partition}] ends at {end}, the local copy is at {start}")
+        if end == start:
             return
         reader.assign([TopicPartition(topic, partition, start)])
         try:
@@ -173,6 +175,9 @@ class StageRunner:
                 "session.timeout.ms": 10_000,
                 "heartbeat.interval.ms": 3_000,
                 "partition.assignment.strategy": "range",  # co-partitioned inputs stay together
+                # A fetch waits at most this long for new records (librdkafka: 500 ms), which
+                # bounds how late a committed upstream record is seen.
+                "fetch.wait.max.ms": 50,
             }
         )
         self.producer_config = {

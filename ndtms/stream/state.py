@@ -33,6 +33,10 @@ TRUST_DAYS = 3
 _CHECKPOINT = b"\x00checkpoint"  # no store key starts with a NUL byte
 
 
+class ChangelogBehind(RuntimeError):
+    """The changelog ends before the local checkpoint: it was recreated, so the local copy is void."""
+
+
 @dataclass(frozen=True)
 class StoreSpec(Generic[T]):
     """A named store of `T` values (dataclasses), partitioned like `topic`, changelog `changelog`."""
@@ -125,9 +129,23 @@ class Store(Generic[T]):
         held = _Partition(path)
         start = held.checkpoint()
         if start < 0:
-            held.close()
-            shutil.rmtree(path, ignore_errors=True)
-            held, start = _Partition(path), 0
+            held, start = self._wiped(held), 0
+        try:
+            count = self._catch_up(held, replay, start)
+        except ChangelogBehind:
+            held = self._wiped(held)
+            count = self._catch_up(held, replay, 0)
+        self._partitions[partition] = held
+        return count
+
+    @staticmethod
+    def _wiped(held: _Partition) -> _Partition:
+        held.close()
+        shutil.rmtree(held.path, ignore_errors=True)
+        return _Partition(held.path)
+
+    @staticmethod
+    def _catch_up(held: _Partition, replay: Callable[[int], Iterator[Replayed]], start: int) -> int:
         count, changes, next_offset = 0, {}, start
         for key, value, offset in replay(start):
             changes[key] = value
@@ -136,7 +154,6 @@ class Store(Generic[T]):
                 held.write(changes, next_offset)
                 changes = {}
         held.write(changes, next_offset)
-        self._partitions[partition] = held
         return count
 
     def close(self, partition: int) -> None:

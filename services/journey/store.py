@@ -135,15 +135,16 @@ def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) 
     people = {
         p.client_key: p for p in session.scalars(select(PersonRow).where(PersonRow.client_key.in_(keys)))
     }
-    changed = set()
-    for client_key in keys:
-        record, person = records[client_key], people.get(client_key)
-        document = None if record is None else record.model_dump(mode="json")
-        if _content(document) == _content(person.document if person is not None else None):
-            continue
-        changed.add(client_key)
-        session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key == client_key))
-        session.execute(delete(JourneyRow).where(JourneyRow.client_key == client_key))
+    documents = {k: None if r is None else r.model_dump(mode="json") for k, r in records.items()}
+    changed = sorted(
+        k for k in keys if _content(documents[k]) != _content(people[k].document if k in people else None)
+    )
+    if not changed:
+        return set()
+    session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key.in_(changed)))
+    session.execute(delete(JourneyRow).where(JourneyRow.client_key.in_(changed)))
+    for client_key in changed:
+        record, person, document = records[client_key], people.get(client_key), documents[client_key]
         if record is None or document is None:
             if person is not None:
                 session.delete(person)
@@ -153,7 +154,7 @@ def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) 
         else:
             person.document, person.updated_at = document, record.updated_at
         session.add_all(_journey_rows(client_key, record))
-    return changed
+    return set(changed)
 
 
 def _content(document: dict[str, Any] | None) -> dict[str, Any] | None:

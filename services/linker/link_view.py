@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
-from ndtms.contract.links import TransferLink
+from ndtms.contract.links import LinkStatus, TransferLink
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import LINKS
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
@@ -73,7 +74,7 @@ class LinkView:
             self._links.pop(key, None)
             return 1
         try:
-            self._links[key] = self._codec.decode(value)
+            self._links[key] = _trusted_link(self._codec.decode_plain(value))
         except UndecodableRecord as exc:
             self.undecodable += 1
             log.warning("skipped an undecodable link record at %s: %s", message.offset(), exc)
@@ -103,6 +104,12 @@ class LinkView:
             except KafkaException as exc:
                 log.warning("link view: %s; retrying", exc)
                 stop.wait(2)
+
+
+def _trusted_link(data: dict[str, Any]) -> TransferLink:
+    """A link the linker wrote (the Avro schema checked its shape), built without re-validation:
+    a linker starting up reads every link there is, and pydantic would cost most of that time."""
+    return TransferLink.model_construct(**{**data, "status": LinkStatus(data["status"])})
 
 
 @contextmanager

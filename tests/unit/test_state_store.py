@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from ndtms.contract.findings import Finding, Severity
-from ndtms.stream.state import _CHECKPOINT, Replayed, Store, StoreSpec
+from ndtms.stream.state import _CHECKPOINT, ChangelogBehind, Replayed, Store, StoreSpec
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,19 @@ def test_an_old_checkpoint_is_not_trusted_and_the_store_is_rebuilt(tmp_path: Pat
     rebuilt: Store[Held] = Store(SPEC, tmp_path)
     rebuilt.open(0, replaying(changelog(("a", Held(1))), asked))
     assert asked == [0] and dict(rebuilt.items(0)) == {"a": Held(1)}
+
+
+def test_a_changelog_that_ends_before_the_checkpoint_was_recreated_and_the_copy_is_dropped(
+    tmp_path: Path,
+) -> None:
+    opened(tmp_path, changelog(("a", Held(1)), ("b", Held(1)), ("c", Held(1)))).close(0)
+    recreated = changelog(("z", Held(9)))
+
+    def replay(start: int) -> Iterator[Replayed]:
+        if start > len(recreated):
+            raise ChangelogBehind(f"ends at {len(recreated)}, local copy at {start}")
+        yield from (r for r in recreated if r[2] >= start)
+
+    store: Store[Held] = Store(SPEC, tmp_path)
+    store.open(0, replay)
+    assert dict(store.items(0)) == {"z": Held(9)}
