@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from benchmarks.feeds import updates
@@ -98,7 +98,7 @@ class LinkWatcher:
         partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
         tps = []
         for p in partitions:
-            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            high = self._end_of(TopicPartition(topic, p))
             tps.append(TopicPartition(topic, p, high))
         self._consumer.assign(tps)
         self._codec = (
@@ -108,6 +108,17 @@ class LinkWatcher:
         )
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+
+    def _end_of(self, tp: TopicPartition) -> int:
+        """The partition's end; a topic made a moment ago may not have its leader yet."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return int(self._consumer.get_watermark_offsets(tp, timeout=10)[1])
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _run(self) -> None:
         try:

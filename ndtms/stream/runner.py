@@ -171,7 +171,10 @@ class StageRunner:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
-                # A crashed instance's partitions move on after 10 s, not librdkafka's 45.
+                # Static membership: a restarted instance takes its partitions straight back
+                # instead of waiting for its dead predecessor's session to time out; one that
+                # does not come back loses them after 10 s (librdkafka's default is 45).
+                "group.instance.id": f"{group_id}-{instance}",
                 "session.timeout.ms": 10_000,
                 "heartbeat.interval.ms": 3_000,
                 "partition.assignment.strategy": "range",  # co-partitioned inputs stay together
