@@ -56,11 +56,11 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def load_valid(settings: PlatformSettings, count: int) -> None:
+def load_valid(settings: PlatformSettings, count: int, seed: int = 7) -> None:
     codec = AvroTranscoder(registry_client(settings.registry_url), VALID, AcceptedEpisode)
     producer = Producer(settings.producer_config())
     now = datetime.now(UTC)
-    for update in updates(count, invalid_share=0, first_release=_today() - timedelta(days=330)):
+    for update in updates(count, seed=seed, invalid_share=0, first_release=_today() - timedelta(days=330)):
         assert update.client is not None
         c = update.client
         key = client_key(SECRET, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
@@ -71,7 +71,7 @@ def load_valid(settings: PlatformSettings, count: int) -> None:
                 break
             except BufferError:
                 producer.poll(0.05)
-    producer.flush(60)
+    producer.flush(120)
 
 
 def linker_alone(settings: PlatformSettings) -> float:

@@ -21,43 +21,15 @@ import signal
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from confluent_kafka import Producer
-
-from benchmarks.feeds import updates
-from benchmarks.running import BENCHMARK_PSEUDONYM_KEY, benchmark_settings, drained, parser_for
-from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.pseudonyms import client_key
+from benchmarks.linker import load_valid
+from benchmarks.running import benchmark_settings, drained, parser_for
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import VALID
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.services import SERVICES, health, process_of, service_environment
-from services.validator.acceptance import accepted_form
 
 LINKER = next(s for s in SERVICES if s.name == "linker")
-SECRET = BENCHMARK_PSEUDONYM_KEY.encode()
-
-
-def load(settings: PlatformSettings, count: int, seed: int) -> None:
-    codec = AvroTranscoder(registry_client(settings.registry_url), VALID, AcceptedEpisode)
-    producer = Producer(settings.producer_config())
-    now = datetime.now(UTC)
-    feed = updates(count, seed=seed, invalid_share=0, first_release=now.date() - timedelta(days=330))
-    for update in feed:
-        assert update.client is not None
-        c = update.client
-        key = client_key(SECRET, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
-        value = codec.encode(accepted_form(update, key, (), now))
-        while True:
-            try:
-                producer.produce(VALID.name, key=key.encode(), value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(120)
 
 
 def start(settings: PlatformSettings) -> tuple[int, float]:
@@ -91,7 +63,7 @@ def recover(settings: PlatformSettings, count: int, seed: int, wipe: Path | None
     time.sleep(0.5)
     if wipe is not None:
         shutil.rmtree(wipe)
-    load(settings, count, seed)
+    load_valid(settings, count, seed)
     started = time.perf_counter()
     start(settings)
     drained(settings, ("linker",))
@@ -107,7 +79,7 @@ def main() -> None:
         with platform_running(base) as settings:
             pid, cold_ready = start(settings)
             baseline = resident_bytes(pid)
-            load(settings, 2 * args.people, seed=31)
+            load_valid(settings, 2 * args.people, seed=31)
             began = time.perf_counter()
             drained(settings, ("linker",), timeout=3600)
             loading = time.perf_counter() - began

@@ -109,8 +109,8 @@ def _state(name: str, key: KeyKind) -> TopicSpec:
 
 INTERNAL: tuple[TopicSpec, ...] = (
     _state("ndtms-validator-heads", KeyKind.EPISODE),
-    _state("ndtms-validator-people", KeyKind.CLIENT),
     _state("ndtms-linker-people", KeyKind.CLIENT),
+    _state("ndtms-linker-episode-dates", KeyKind.CLIENT),
 )
 
 

@@ -19,16 +19,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from pydantic import BaseModel
 
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import DLQ
+from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord
 from ndtms.metrics import DEAD_LETTERS, PRODUCED, labelled
 from ndtms.stream.state import ChangelogBehind, Replayed, Store, StoreSpec
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 Headers = list[tuple[str, str | bytes | None]]
 
 
@@ -68,6 +71,14 @@ class Transaction:
             except BufferError:
                 self._runner.producer.poll(0.05)
         labelled(PRODUCED, self._runner.processor.service, topic).inc()
+
+    def decoded(self, message: Message, codec: AvroTranscoder[M]) -> M | None:
+        """The record's value, or None once it has been dead-lettered as undecodable."""
+        try:
+            return codec.decode(message.value())
+        except UndecodableRecord as exc:
+            self.dead_letter(message, str(exc))
+            return None
 
     def dead_letter(self, message: Message, reason: str) -> None:
         log.warning(

@@ -1,8 +1,9 @@
 """The validator stage: decode, decide (pure), then forward, report or dead-letter.
 
-Two inputs on one stage: `ndtms.episodes.raw` (each update checked against the episode's head)
-and `ndtms.episodes.valid` (the cross-episode checks over one person's accepted episodes).
-Everything it writes goes out exactly once, in the stage's transaction (`ndtms.stream`).
+Each update on `ndtms.episodes.raw` is checked against its episode's head. The checks across
+one person's accepted episodes run in the linker stage, which reads `ndtms.episodes.valid`
+anyway (one decode of each accepted record instead of two). Everything this stage writes goes
+out exactly once, in the stage's transaction (`ndtms.stream`).
 """
 
 from __future__ import annotations
@@ -17,36 +18,28 @@ from ndtms.clocks import Clock
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.topics import ERRORS, RAW, VALID
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
+from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.metrics import labelled, observe
 from ndtms.stream.runner import Transaction
 from ndtms.stream.state import Store, StoreSpec
+from services.validator import reports
 from services.validator.acceptance import EpisodeHead, Verdict, decide
-from services.validator.cross_episode import PersonEpisodes, apply_accepted
 from services.validator.settings import ValidatorSettings
 
 log = logging.getLogger(__name__)
 
 UPDATES = Counter("ndtms_validator_updates_total", "Episode updates checked, by verdict", ["verdict"])
-FINDINGS = Counter(
-    "ndtms_validator_findings_total", "Findings published, by rule and severity", ["rule", "severity"]
-)
-
-
-def store_specs(group_id: str) -> tuple[StoreSpec[EpisodeHead], StoreSpec[PersonEpisodes]]:
-    return (
-        StoreSpec("heads", RAW.name, f"{group_id}-heads-state", EpisodeHead),
-        StoreSpec("people", VALID.name, f"{group_id}-people-state", PersonEpisodes),
-    )
 
 
 class Validator:
     service = "validator"
-    topics: tuple[str, ...] = (RAW.name, VALID.name)
+    topics: tuple[str, ...] = (RAW.name,)
     punctuate_seconds = 3600.0  # nothing here depends on the clock alone
 
     def __init__(self, settings: ValidatorSettings, clock: Clock):
-        self.stores: tuple[StoreSpec[Any], ...] = store_specs(settings.validator_app_id)
+        self.stores: tuple[StoreSpec[Any], ...] = (
+            StoreSpec("heads", RAW.name, f"{settings.validator_app_id}-heads-state", EpisodeHead),
+        )
         registry = registry_client(settings.registry_url)
         self.raw_codec = AvroTranscoder(registry, RAW, EpisodeUpdate)
         self.valid_codec = AvroTranscoder(registry, VALID, AcceptedEpisode)
@@ -61,16 +54,8 @@ class Validator:
         pass
 
     def process(self, message: Message, out: Transaction) -> None:
-        if message.topic() == RAW.name:
-            self.validate(message, out)
-        else:
-            self.check_across_episodes(message, out)
-
-    def validate(self, message: Message, out: Transaction) -> None:
-        try:
-            update = self.raw_codec.decode(message.value())
-        except UndecodableRecord as exc:
-            out.dead_letter(message, str(exc))
+        update = out.decoded(message, self.raw_codec)
+        if update is None:
             return
         key = update.episode_key
         if message.key() is not None and message.key() != key.encode():
@@ -86,7 +71,7 @@ class Validator:
         for accepted in decision.forward:
             out.produce(VALID.name, accepted.client_key.encode(), self.valid_codec.encode(accepted))
         if decision.report is not None:
-            self._report(decision.report, out)
+            reports.publish(decision.report, self.report_codec, out)
         if decision.verdict in (Verdict.ACCEPTED, Verdict.REJECTED) and decision.head != head:
             heads.put(partition, key, decision.head)
         if decision.verdict is Verdict.REJECTED and decision.report is not None:
@@ -100,24 +85,3 @@ class Validator:
                     "verdict": decision.verdict.value,
                 },
             )
-
-    def check_across_episodes(self, message: Message, out: Transaction) -> None:
-        try:
-            accepted = self.valid_codec.decode(message.value())
-        except UndecodableRecord as exc:
-            out.dead_letter(message, str(exc))
-            return
-        people: Store[PersonEpisodes] = out.stores["people"]
-        partition = message.partition() or 0
-        state = people.get(partition, accepted.client_key) or PersonEpisodes()
-        new_state, reports = apply_accepted(state, accepted, self.clock())
-        for report in reports:
-            self._report(report, out)
-        if new_state != state:
-            people.put(partition, accepted.client_key, new_state)
-
-    def _report(self, report: ValidationReport, out: Transaction) -> None:
-        for finding in report.findings:
-            labelled(FINDINGS, finding.rule, finding.severity.value).inc()
-        key = f"{report.provider_id}/{report.episode_id}".encode()
-        out.produce(ERRORS.name, key, self.report_codec.encode(report))

@@ -143,13 +143,7 @@ def test_messy_feed_with_linker_killed_mid_replay_gives_the_rule_by_hand(
 
     expected, doubted = _by_hand(ndtms, final_accepted(feed))
     ours = {r.episode_key for r in feed}
-    published = [r for r in records_of(ndtms, "links") if r["key"] in ours]
-    # Exactly once: killed twice mid-replay, and still no link record was sent twice.
-    assert repeated(published, ignore=("decided_at",)) == []
-    links = {
-        key: {k: v for k, v in value.items() if k != "decided_at"}
-        for key, value in current_by_key(published).items()
-    }
+    links = _links_once(ndtms, ours)  # killed twice mid-replay, and still none sent twice
     assert len(expected) > 500 and {v["status"] for v in expected.values()} == {
         "pending",
         "engaged",
@@ -177,6 +171,17 @@ def test_messy_feed_with_linker_killed_mid_replay_gives_the_rule_by_hand(
         if by == "linker" and report.findings
     }
     assert flagged == doubted
+
+
+def _links_once(ndtms: Ndtms, transfers: set[str]) -> dict[str, Any]:
+    """These transfers' current links (without `decided_at`), once it is checked that the
+    stream is exactly-once: no link record on the topic (read committed) repeats the one before."""
+    published = [r for r in records_of(ndtms, "links") if r["key"] in transfers]
+    assert repeated(published, ignore=("decided_at",)) == []
+    return {
+        key: {k: v for k, v in value.items() if k != "decided_at"}
+        for key, value in current_by_key(published).items()
+    }
 
 
 def _indicator_matches(ndtms: Ndtms, ours: set[str]) -> None:
@@ -241,11 +246,5 @@ def test_partitions_moving_and_a_broker_restart_mid_feed_change_no_outcome(
     time.sleep(2)
 
     expected, _ = _by_hand(ndtms, final_accepted(feed))
-    ours = {r.episode_key for r in feed}
-    published = [r for r in records_of(ndtms, "links") if r["key"] in ours]
-    assert repeated(published, ignore=("decided_at",)) == []
-    links = {
-        key: {k: v for k, v in value.items() if k != "decided_at"}
-        for key, value in current_by_key(published).items()
-    }
+    links = _links_once(ndtms, {r.episode_key for r in feed})
     assert len(expected) > 300 and links == expected

@@ -16,7 +16,7 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from services.journey import store
-from services.journey.service import JourneyProcessor, build_processor
+from services.journey.service import OUTBOX_HEADER, JourneyProcessor, build_processor
 from services.journey.settings import JourneySettings
 from tests.builders import NOW, accepted, community
 
@@ -24,8 +24,10 @@ pytestmark = pytest.mark.broker
 
 
 def journeys_for(
-    settings: PlatformSettings, client_key: str, timeout: float = 20
+    settings: PlatformSettings, client_key: str, store_name: str, timeout: float = 120
 ) -> list[ClientJourneys | None]:
+    """This store's publications for the person. Other journey services may be running on the
+    same broker (the end-to-end tests' `ndtms up`): their records carry another store's name."""
     codec = AvroTranscoder(registry_client(settings.registry_url), JOURNEYS, ClientJourneys)
     consumer = Consumer({**settings.kafka_client_config(), "group.id": f"t-{time.time_ns()}"})
     consumer.assign([TopicPartition(JOURNEYS.name, p, 0) for p in range(JOURNEYS.partitions)])
@@ -36,7 +38,9 @@ def journeys_for(
         message = consumer.poll(0.2)
         if message is None or message.error():
             continue
-        if message.key() == client_key.encode():
+        header = dict(message.headers() or []).get(OUTBOX_HEADER)
+        ours = isinstance(header, bytes) and header.decode().startswith(f"{store_name}:")
+        if message.key() == client_key.encode() and ours:
             found.append(codec.decode(message.value()) if message.value() is not None else None)
             idle_since = time.monotonic()
     consumer.close()
@@ -81,7 +85,7 @@ def test_journeys_are_published_and_offsets_stored_with_the_state(
     for record in (first, later, first):  # the repeat is a redelivery and changes nothing
         producer.produce(VALID.name, key=client_key.encode(), value=codec.encode(record))
     producer.flush(10)
-    found = journeys_for(platform, client_key)
+    found = journeys_for(platform, client_key, journey_service.store_name)
     final = found[-1]
     assert final is not None
     assert [[e.episode_id for e in j.episodes] for j in final.journeys] == [["JT1"], ["JT2"]]
