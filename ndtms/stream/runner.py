@@ -175,25 +175,23 @@ class StageRunner:
         folder = Path(settings.state_dir) / group_id
         self.stores: dict[str, Store[Any]] = {s.name: Store(s, folder) for s in processor.stores}
         client = settings.kafka_client_config()
-        self.consumer = Consumer(
-            {
-                **client,
-                "group.id": group_id,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                # Static membership: a restarted instance takes its partitions straight back
-                # instead of waiting for its dead predecessor's session to time out; one that
-                # does not come back loses them after 10 s (librdkafka's default is 45).
-                "group.instance.id": f"{group_id}-{instance}",
-                "session.timeout.ms": 10_000,
-                "heartbeat.interval.ms": 3_000,
-                "partition.assignment.strategy": "range",  # co-partitioned inputs stay together
-                # A fetch waits at most this long for new records (librdkafka: 500 ms), which
-                # bounds how late a committed upstream record is seen.
-                "fetch.wait.max.ms": 50,
-            }
-        )
+        self.consumer_config = {
+            **client,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            # A crashed instance's partitions move on after 10 s (librdkafka's default is 45).
+            # Not static membership: it would give a restarted instance its partitions back
+            # at once, but after a broker restart a static member was fenced by its own rejoin.
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 3_000,
+            "partition.assignment.strategy": "range",  # co-partitioned inputs stay together
+            # A fetch waits at most this long for new records (librdkafka: 500 ms), which
+            # bounds how late a committed upstream record is seen.
+            "fetch.wait.max.ms": 50,
+        }
+        self.consumer = Consumer(self.consumer_config)
         self.producer_config = {
             **settings.producer_config(),
             "transactional.id": f"{group_id}-{instance}",
@@ -351,13 +349,16 @@ class StageRunner:
         self.processor.assigned(self.stores, held)
 
     # --- the loop -------------------------------------------------------------------------
-    def run(self, stopping: Callable[[], bool]) -> None:
+    def _subscribe(self) -> None:
         self.consumer.subscribe(
             list(self.processor.topics),
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+
+    def run(self, stopping: Callable[[], bool]) -> None:
+        self._subscribe()
         commit_every = self.settings.stream_commit_seconds
         punctuate_every = self.processor.punctuate_seconds
         punctuated = time.monotonic()
@@ -386,6 +387,10 @@ class StageRunner:
         for message in messages:
             error = message.error()
             if error is not None:
+                if error.fatal() or error.code() == KafkaError._FATAL:
+                    # The consumer cannot go on; nothing uncommitted is kept, so stopping here
+                    # (and being restarted) loses nothing and repeats nothing.
+                    raise KafkaException(error)
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consume error: %s", error)
                 continue

@@ -64,7 +64,6 @@ class JourneyProcessor:
         self.journeys_codec = journeys_codec
         self.clock = clock
         self.stopping = threading.Event()
-        instance = instance_name(settings, settings.journey_port)
         self.consumer = Consumer(
             {
                 **settings.kafka_client_config(),
@@ -72,14 +71,14 @@ class JourneyProcessor:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
-                # As the stream stages (ndtms.stream.runner): static membership, 10 s sessions.
-                "group.instance.id": f"{settings.journey_group_id}-{instance}",
+                # A crashed consumer's partitions move on after 10 s, not librdkafka's 45.
                 "session.timeout.ms": 10_000,
                 "heartbeat.interval.ms": 3_000,
             }
         )
         # Dead letters go out at once, outside any transaction; journeys through the publisher.
         self.producer = Producer(settings.producer_config())
+        instance = instance_name(settings, settings.journey_port)
         self.publisher = Producer(
             {**settings.producer_config(), "transactional.id": f"{settings.journey_group_id}-{instance}"}
         )
