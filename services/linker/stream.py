@@ -2,10 +2,10 @@
 
 Input is `ndtms.episodes.valid` (keyed by client_key). The validator's checks across one
 person's episodes run here too, on the same decoded record: it spares the pipeline a decode
-and a consumer per update (measured end to end: 1,622 to 1,898 updates/s). Between batches the stage looks at the
-people whose next decision day has come (a window closing, retention) and recomputes them, so a
-window closes as `not_engaged` with no further record. Outputs go out exactly once, in the
-stage's transaction (`ndtms.stream`).
+and a consumer per update (measured end to end: 1,622 to 1,898 updates/s). Between batches
+the stage looks at the people whose next decision day has come (a window closing, retention)
+and recomputes them, so a window closes as `not_engaged` with no further record. Outputs go
+out exactly once, in the stage's transaction (`ndtms.stream`).
 """
 
 from __future__ import annotations
