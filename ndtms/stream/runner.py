@@ -141,11 +141,25 @@ def within(seconds: float, call: Callable[[], None]) -> None:
         raise failure[0]
 
 
+def _end_of(reader: Consumer, tp: TopicPartition, patience: float = 120) -> int:
+    """The partition's end offset, waiting while the cluster cannot say yet (a broker that has
+    just come back does not know its partitions for a few seconds)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return int(reader.get_watermark_offsets(tp, timeout=10)[1])
+        except KafkaException as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("end of %s [%d] not known yet (%s); asking again", tp.topic, tp.partition, exc)
+            time.sleep(1)
+
+
 def _replayer(reader: Consumer, topic: str, partition: int) -> Callable[[int], Iterator[Replayed]]:
     """The changelog partition's records from an offset to its end (read committed)."""
 
     def replay(start: int) -> Iterator[Replayed]:
-        _, end = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+        end = _end_of(reader, TopicPartition(topic, partition))
         if end < start:
             raise ChangelogBehind(f"{topic} [{partition}] ends at {end}, the local copy is at {start}")
         if end == start:
@@ -239,8 +253,7 @@ class StageRunner:
             )
             # A new producer with the same transactional id fences the stuck one and aborts its
             # transaction, so nothing it wrote becomes visible.
-            self.producer = Producer(self.producer_config)
-            self.producer.init_transactions(60)
+            self._new_producer()
             self.in_transaction = False
             self._rewind()
             return
@@ -257,6 +270,12 @@ class StageRunner:
         for name, store in self.stores.items():
             store.committed({p: self.changelog_offsets.get((name, p), 0) for p in store.partitions})
         self.committed_offsets.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
+
+    def _new_producer(self) -> None:
+        """A producer with the same transactional id: it fences the old one, whose transaction
+        the coordinator aborts (which can take a moment: its init is retried meanwhile)."""
+        self.producer = Producer(self.producer_config)
+        retrying(lambda: self.producer.init_transactions(60))
 
     def _moved_without_records(self) -> bool:
         positions = self.consumer.position(self.consumer.assignment())
@@ -284,7 +303,9 @@ class StageRunner:
         for store in self.stores.values():
             store.discard()
         assignment = self.consumer.assignment()
-        for tp in self.consumer.committed(assignment, timeout=30):
+        committed: list[TopicPartition] = []
+        retrying(lambda: committed.extend(self.consumer.committed(assignment, timeout=30)))
+        for tp in committed:
             self.consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else -2))
         self._announce()
 
@@ -330,8 +351,7 @@ class StageRunner:
             except (KafkaException, TransactionHung) as exc:
                 # Lost partitions usually mean this instance is fenced anyway: start afresh.
                 log.warning("abort after losing partitions failed (%s): replacing the producer", exc)
-                self.producer = Producer(self.producer_config)
-                self.producer.init_transactions(60)
+                self._new_producer()
             self.in_transaction = False
         for store in self.stores.values():
             store.discard()
