@@ -204,6 +204,7 @@ class StageRunner:
             # A fetch waits at most this long for new records (librdkafka: 500 ms), which
             # bounds how late a committed upstream record is seen.
             "fetch.wait.max.ms": 50,
+            "fetch.min.bytes": 65536,
         }
         self.consumer = Consumer(self.consumer_config)
         self.producer_config = {
@@ -211,7 +212,7 @@ class StageRunner:
             "transactional.id": f"{group_id}-{instance}",
             # Bounds how long an instance that dies for good can hold readers back.
             "transaction.timeout.ms": max(10_000, int(settings.stream_commit_seconds * 4000)),
-            "linger.ms": 5,
+            "linger.ms": 20,
         }
         self.producer = Producer(self.producer_config)
         self.producer.init_transactions(30)

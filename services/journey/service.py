@@ -74,6 +74,8 @@ class JourneyProcessor:
                 # A crashed consumer's partitions move on after 10 s, not librdkafka's 45.
                 "session.timeout.ms": 10_000,
                 "heartbeat.interval.ms": 3_000,
+                "fetch.wait.max.ms": 100,
+                "fetch.min.bytes": 65536,
             }
         )
         # Dead letters go out at once, outside any transaction; journeys through the publisher.
@@ -128,52 +130,46 @@ class JourneyProcessor:
         with WRITE_SECONDS.time(), Session(self.engine) as session, session.begin():
             # One read for every person in the batch, instead of one per record.
             held = store.episodes_of_people(session, {a.client_key for _, a in decoded if a is not None})
-            changed: set[str] = set()
+            written: dict[tuple[str, str, str], store.HeldEpisode] = {}
+            offsets: dict[int, int] = {}
             for message, accepted in decoded:
-                if accepted is not None and self._apply(session, held, accepted):
-                    changed.add(accepted.client_key)
-                store.record_offset(
-                    session, VALID.name, message.partition() or 0, (message.offset() or 0) + 1
-                )
+                if accepted is not None and (episode := self._applied(held, accepted)) is not None:
+                    written[(accepted.client_key, accepted.provider_id, accepted.episode_id)] = episode
+                offsets[message.partition() or 0] = (message.offset() or 0) + 1
+            store.save_episodes(session, written)
+            store.record_offsets(session, VALID.name, offsets)
             now = self.clock()
             for message, accepted in decoded:
                 appended = message.timestamp()[1]
                 observe("journey", VALID.name, appended, accepted.recorded_at if accepted else None, now)
+            changed = sorted({client_key for client_key, _, _ in written})
             records = {
                 client_key: client_journeys(
-                    client_key, [span_from_json(r.span) for r in held[client_key].values() if r.span], now
+                    client_key, [span_from_json(e.span) for e in held[client_key].values() if e.span], now
                 )
-                for client_key in sorted(changed)
+                for client_key in changed
             }
             # Published only when what the person's record says has changed.
-            for client_key in sorted(store.save_people(session, records)):
-                record = records[client_key]
-                value = self.journeys_codec.encode(record) if record is not None else None
-                session.add(store.OutboxRow(client_key=client_key, value=value))
+            publications = [
+                (client_key, self.journeys_codec.encode(record) if record is not None else None)
+                for client_key in sorted(store.save_people(session, records))
+                for record in [records[client_key]]
+            ]
+            store.add_publications(session, publications)
         self.consumer.commit(asynchronous=True)
 
-    def _apply(self, session: Session, held: store.HeldEpisodes, accepted: AcceptedEpisode) -> bool:
-        row = held[accepted.client_key].get((accepted.provider_id, accepted.episode_id))
+    def _applied(self, held: store.HeldEpisodes, accepted: AcceptedEpisode) -> store.HeldEpisode | None:
+        """The episode as held after this record, or None when the record changes nothing."""
+        key = (accepted.provider_id, accepted.episode_id)
+        row = held[accepted.client_key].get(key)
         if row is not None and row.revision >= accepted.revision:
             APPLIED.labels("unchanged").inc()
-            return False
+            return None
         span = span_of(accepted)
-        payload = span_to_json(span) if span is not None else None
-        if row is None:
-            row = store.EpisodeRow(
-                client_key=accepted.client_key,
-                provider_id=accepted.provider_id,
-                episode_id=accepted.episode_id,
-                revision=accepted.revision,
-                deleted=accepted.deleted,
-                span=payload,
-            )
-            session.add(row)
-            held[accepted.client_key][(accepted.provider_id, accepted.episode_id)] = row
-        else:
-            row.revision, row.deleted, row.span = accepted.revision, accepted.deleted, payload
+        episode = store.HeldEpisode(accepted.revision, accepted.deleted, span_to_json(span) if span else None)
+        held[accepted.client_key][key] = episode
         APPLIED.labels("withdrawn" if accepted.deleted else "applied").inc()
-        return True
+        return episode
 
     def fence(self) -> int:
         """Forget outbox rows that are on `ndtms.journeys` already; the number forgotten."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,14 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     delete,
+    func,
+    insert,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -112,6 +118,14 @@ class StoreIdentityRow(Base):
     name: Mapped[str] = mapped_column(String(36), primary_key=True)
 
 
+# The tables themselves, for bulk statements that need no objects per row.
+EPISODES = Base.metadata.tables[EpisodeRow.__tablename__]
+OFFSETS = Base.metadata.tables[OffsetRow.__tablename__]
+PEOPLE = Base.metadata.tables[PersonRow.__tablename__]
+JOURNEYS = Base.metadata.tables[JourneyRow.__tablename__]
+JOURNEY_PROVIDERS = Base.metadata.tables[JourneyProviderRow.__tablename__]
+OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -124,6 +138,74 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+@dataclass(frozen=True)
+class HeldEpisode:
+    """An episode as the store holds it: what applying a newer revision needs to know."""
+
+    revision: int
+    deleted: bool
+    span: dict[str, Any] | None
+
+
+# Per person, per (provider, episode).
+HeldEpisodes = defaultdict[str, dict[tuple[str, str], HeldEpisode]]
+
+
+def _upsert(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], update: Mapping[str, Any]
+) -> None:
+    """Insert these rows, or update the given columns of those whose key exists (one statement)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = insert(table)
+    keys = [column.name for column in table.primary_key.columns]
+    values = {name: value(statement.excluded) if callable(value) else value for name, value in update.items()}
+    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=values), list(rows))
+
+
+def episodes_of_people(session: Session, client_keys: Iterable[str]) -> HeldEpisodes:
+    """Every stored episode of these people, by person and (provider, episode)."""
+    held: HeldEpisodes = defaultdict(dict)
+    keys = sorted(client_keys)
+    table = EPISODES
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        query = select(
+            table.c.client_key,
+            table.c.provider_id,
+            table.c.episode_id,
+            table.c.revision,
+            table.c.deleted,
+            table.c.span,
+        ).where(table.c.client_key.in_(chunk))
+        for client_key, provider_id, episode_id, revision, deleted, span in session.execute(query):
+            held[client_key][(provider_id, episode_id)] = HeldEpisode(revision, deleted, span)
+    return held
+
+
+def save_episodes(session: Session, episodes: Mapping[tuple[str, str, str], HeldEpisode]) -> None:
+    """Write these (client key, provider, episode) entries, new or replacing what was held."""
+    rows = [
+        {
+            "client_key": client_key,
+            "provider_id": provider_id,
+            "episode_id": episode_id,
+            "revision": held.revision,
+            "deleted": held.deleted,
+            "span": held.span,
+        }
+        for (client_key, provider_id, episode_id), held in sorted(episodes.items())
+    ]
+    columns = ("revision", "deleted", "span")
+    _upsert(session, EPISODES, rows, {c: _excluded(c) for c in columns})
+
+
+def _excluded(column: str) -> Any:
+    return lambda excluded: excluded[column]
+
+
 def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) -> set[str]:
     """Replace these people's read model: document, journeys and providers (None removes them).
 
@@ -132,28 +214,44 @@ def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) 
     keys = sorted(records)
     if not keys:
         return set()
-    people = {
-        p.client_key: p for p in session.scalars(select(PersonRow).where(PersonRow.client_key.in_(keys)))
-    }
+    people = PEOPLE
+    stored: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(keys), 500):
+        query = select(people.c.client_key, people.c.document).where(
+            people.c.client_key.in_(keys[start : start + 500])
+        )
+        stored.update({client_key: document for client_key, document in session.execute(query)})
     documents = {k: None if r is None else r.model_dump(mode="json") for k, r in records.items()}
-    changed = sorted(
-        k for k in keys if _content(documents[k]) != _content(people[k].document if k in people else None)
-    )
+    changed = [k for k in keys if _content(documents[k]) != _content(stored.get(k))]
     if not changed:
         return set()
-    session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key.in_(changed)))
-    session.execute(delete(JourneyRow).where(JourneyRow.client_key.in_(changed)))
-    for client_key in changed:
-        record, person, document = records[client_key], people.get(client_key), documents[client_key]
-        if record is None or document is None:
-            if person is not None:
-                session.delete(person)
-            continue
-        if person is None:
-            session.add(PersonRow(client_key=client_key, document=document, updated_at=record.updated_at))
-        else:
-            person.document, person.updated_at = document, record.updated_at
-        session.add_all(_journey_rows(client_key, record))
+    for start in range(0, len(changed), 500):
+        chunk = changed[start : start + 500]
+        session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key.in_(chunk)))
+        session.execute(delete(JourneyRow).where(JourneyRow.client_key.in_(chunk)))
+        removed = [k for k in chunk if records[k] is None and k in stored]
+        if removed:
+            session.execute(delete(PersonRow).where(PersonRow.client_key.in_(removed)))
+    kept = [(k, record) for k in changed if (record := records[k]) is not None]
+    person_rows = [
+        {"client_key": k, "document": documents[k], "updated_at": record.updated_at} for k, record in kept
+    ]
+    _upsert(
+        session,
+        people,
+        person_rows,
+        {"document": _excluded("document"), "updated_at": _excluded("updated_at")},
+    )
+    journeys: list[dict[str, Any]] = []
+    providers: list[dict[str, Any]] = []
+    for client_key, record in kept:
+        rows, provided = _journey_rows(client_key, record)
+        journeys += rows
+        providers += provided
+    if journeys:
+        session.execute(insert(JOURNEYS), journeys)
+    if providers:
+        session.execute(insert(JOURNEY_PROVIDERS), providers)
     return set(changed)
 
 
@@ -166,24 +264,27 @@ def save_person(session: Session, client_key: str, record: ClientJourneys | None
     save_people(session, {client_key: record})
 
 
-def _journey_rows(client_key: str, record: ClientJourneys) -> list[Base]:
-    rows: list[Base] = []
+def _journey_rows(
+    client_key: str, record: ClientJourneys
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    journeys: list[dict[str, Any]] = []
+    providers: list[dict[str, Any]] = []
     for journey in record.journeys:
-        rows.append(
-            JourneyRow(
-                client_key=client_key,
-                journey_id=journey.journey_id,
-                start_date=journey.start_date,
-                discharge_date=journey.discharge_date,
-                discharge_reason=journey.discharge_reason.value if journey.discharge_reason else None,
-                status=journey.status.value,
-            )
+        journeys.append(
+            {
+                "client_key": client_key,
+                "journey_id": journey.journey_id,
+                "start_date": journey.start_date,
+                "discharge_date": journey.discharge_date,
+                "discharge_reason": journey.discharge_reason.value if journey.discharge_reason else None,
+                "status": journey.status.value,
+            }
         )
-        rows.extend(
-            JourneyProviderRow(client_key=client_key, journey_id=journey.journey_id, provider_id=provider)
+        providers.extend(
+            {"client_key": client_key, "journey_id": journey.journey_id, "provider_id": provider}
             for provider in sorted({e.provider_id for e in journey.episodes})
         )
-    return rows
+    return journeys, providers
 
 
 def stored_offsets(session: Session, topic: str) -> dict[int, int]:
@@ -191,26 +292,28 @@ def stored_offsets(session: Session, topic: str) -> dict[int, int]:
     return {row.partition: row.next_offset for row in rows}
 
 
+def record_offsets(session: Session, topic: str, next_offsets: Mapping[int, int]) -> None:
+    """Store each partition's next offset; a stored one is never moved back."""
+    greatest = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
+    table = OFFSETS
+    rows = [{"topic": topic, "partition": p, "next_offset": o} for p, o in sorted(next_offsets.items())]
+    _upsert(
+        session,
+        table,
+        rows,
+        {"next_offset": lambda excluded: greatest(table.c.next_offset, excluded.next_offset)},
+    )
+
+
 def record_offset(session: Session, topic: str, partition: int, next_offset: int) -> None:
-    row = session.get(OffsetRow, (topic, partition))
-    if row is None:
-        session.add(OffsetRow(topic=topic, partition=partition, next_offset=next_offset))
-    elif next_offset > row.next_offset:
-        row.next_offset = next_offset
+    record_offsets(session, topic, {partition: next_offset})
 
 
-HeldEpisodes = defaultdict[str, dict[tuple[str, str], "EpisodeRow"]]
-
-
-def episodes_of_people(session: Session, client_keys: Iterable[str]) -> HeldEpisodes:
-    """Every stored episode of these people, by person and (provider, episode)."""
-    held: HeldEpisodes = defaultdict(dict)
-    keys = sorted(client_keys)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        for row in session.scalars(select(EpisodeRow).where(EpisodeRow.client_key.in_(chunk))):
-            held[row.client_key][(row.provider_id, row.episode_id)] = row
-    return held
+def add_publications(session: Session, publications: Sequence[tuple[str, bytes | None]]) -> None:
+    """Queue these (client key, record or tombstone) for publishing, in this order."""
+    if publications:
+        rows = [{"client_key": client_key, "value": value} for client_key, value in publications]
+        session.execute(insert(OUTBOX), rows)
 
 
 def episodes_of(session: Session, client_key: str) -> Sequence[EpisodeRow]:
