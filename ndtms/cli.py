@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -145,16 +144,6 @@ def _describe(item: Parsed) -> str:
     return "; ".join(str(p) for p in item.problems)
 
 
-PUBLISH_CHUNK = 5000
-
-
-def batched(items: Iterable[Parsed], size: int) -> Iterator[list[Parsed]]:
-    """itertools.batched, which arrives with Python 3.12."""
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def publish_file(settings: PlatformSettings, path: Path) -> dict[str, Any]:
     """Shape-check every line, publish the good ones, and summarise."""
     if not path.exists():
@@ -166,22 +155,28 @@ def publish_file(settings: PlatformSettings, path: Path) -> dict[str, Any]:
     codec = AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
     writer = RawTopicWriter(Producer(settings.producer_config()), codec)
     rejected: list[dict[str, Any]] = []
-    accepted = seen = 0
-    with path.open("rb") as lines:
-        # Streamed a chunk at a time: memory stays flat however long the file is.
-        for chunk in batched(reject_duplicates(parse_jsonl(lines)), PUBLISH_CHUNK):
-            seen += len(chunk)
-            good = [p for p in chunk if p.accepted and p.update is not None]
-            deliveries = iter(writer.write([p.update for p in good if p.update is not None]))
-            for item in chunk:
+    counted = {"lines": 0, "sent": 0}
+
+    def good_updates(lines: Iterable[bytes]) -> Iterator[tuple[int, EpisodeUpdate]]:
+        for item in reject_duplicates(parse_jsonl(lines)):
+            counted["lines"] += 1
+            if item.accepted and item.update is not None:
+                counted["sent"] += 1
+                yield item.position, item.update
+            else:
                 problems = [{"path": p.path, "message": p.message} for p in item.problems]
-                if item.accepted:
-                    delivery = next(deliveries)
-                    if delivery.ok:
-                        accepted += 1
-                        continue
-                    problems = [{"path": "", "message": delivery.error or ""}]
                 rejected.append({"line": item.position, "problems": problems})
+
+    with path.open("rb") as lines:
+        # Streamed: memory stays flat however long the file is, and the broker's
+        # acknowledgements are awaited once, at the end, not between parts of the file.
+        failures = writer.write_stream(good_updates(lines))
+    seen = counted["lines"]
+    accepted = counted["sent"] - len(failures)
+    rejected += [
+        {"line": line, "problems": [{"path": "", "message": error}]} for line, error in failures.items()
+    ]
+    rejected.sort(key=lambda r: int(r["line"]))
     if not seen:
         raise CommandFailed(f"{path}: the file is empty; expected one episode update (JSON object) per line")
     return {"file": str(path), "accepted": accepted, "rejected": len(rejected), "rejections": rejected}

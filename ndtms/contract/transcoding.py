@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
@@ -22,12 +23,16 @@ from ndtms.contract.findings import ValidationReport
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.links import TransferLink
 from ndtms.contract.topics import ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
+from ndtms.contract.trusted import constructor
 
 # The repository's schemas/ beside the code; an installed copy (a container) names its own.
 SCHEMAS_DIR = Path(os.environ.get("NDTMS_SCHEMAS_DIR") or Path(__file__).resolve().parents[2] / "schemas")
 CONFLUENT_MAGIC = 0
 
 Model = TypeVar("Model", bound=BaseModel)
+# "validated": every decoded record passes the model's validation (input from outside);
+# "trusted": records our own stages wrote are built without it (see ndtms.contract.trusted).
+Decoding = Literal["validated", "trusted"]
 
 
 class UndecodableRecord(ValueError):
@@ -57,11 +62,20 @@ MODEL_OF_TOPIC: dict[str, type[BaseModel]] = {
 class AvroTranscoder(Generic[Model]):
     """Encodes one topic's values with the registered schema and decodes any registered writer schema."""
 
-    def __init__(self, registry: SchemaRegistryClient, topic: TopicSpec, model: type[Model]):
+    def __init__(
+        self,
+        registry: SchemaRegistryClient,
+        topic: TopicSpec,
+        model: type[Model],
+        decoding: Decoding = "validated",
+    ):
         if topic.value_schema is None:
             raise ValueError(f"topic {topic.name} carries raw bytes, not Avro")
         self.topic = topic
         self.model = model
+        self._trusted: Callable[[dict[str, Any]], Model] | None = (
+            constructor(model) if decoding == "trusted" else None
+        )
         self._registry = registry
         text = schema_text(topic.value_schema)
         self._schema_json = json.loads(text)
@@ -107,6 +121,8 @@ class AvroTranscoder(Generic[Model]):
 
     def decode(self, payload: bytes | None) -> Model:
         data = self.decode_plain(payload)
+        if self._trusted is not None:
+            return self._trusted(data)
         try:
             return self.model.model_validate(data)
         except ValidationError as exc:

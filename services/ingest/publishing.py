@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -10,6 +10,9 @@ from confluent_kafka import KafkaError, Message, Producer
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder
+
+OnDelivery = Callable[[KafkaError | None, Message], None]
+NOT_ACKNOWLEDGED = "no acknowledgement from the broker in time; send it again"
 
 
 @dataclass(frozen=True)
@@ -30,28 +33,54 @@ class RawTopicWriter:
         self.codec = codec
         self.timeout = timeout
 
+    def write_stream(self, updates: Iterable[tuple[int, EpisodeUpdate]]) -> dict[int, str]:
+        """Write every (position, update) without waiting between them; the failures by position.
+
+        A file is streamed this way: the producer's queue bounds what is in flight, and only
+        positions still waiting for their acknowledgement are held, never the whole input.
+        """
+        waiting: set[int] = set()
+        failures: dict[int, str] = {}
+
+        def on_delivery(position: int) -> OnDelivery:
+            def callback(error: KafkaError | None, _message: object) -> None:
+                waiting.discard(position)
+                if error is not None:
+                    failures[position] = f"broker did not accept it: {error.str()}"
+
+            return callback
+
+        for count, (position, update) in enumerate(updates):
+            value = self.codec.encode(update)
+            waiting.add(position)
+            self._produce(update.episode_key.encode(), value, on_delivery(position))
+            if count % 100 == 0:
+                self.producer.poll(0)
+        self.producer.flush(self.timeout)
+        failures.update({position: NOT_ACKNOWLEDGED for position in waiting})
+        return failures
+
+    def _produce(self, key: bytes, value: bytes, callback: OnDelivery) -> None:
+        while True:
+            try:
+                self.producer.produce(RAW.name, key=key, value=value, on_delivery=callback)
+                return
+            except BufferError:
+                self.producer.poll(0.1)
+
     def write(self, updates: Sequence[EpisodeUpdate]) -> list[Delivery]:
         outcomes: dict[int, str | None] = {}
 
-        def on_delivery(index: int) -> Callable[[KafkaError | None, Message], None]:
+        def on_delivery(index: int) -> OnDelivery:
             def callback(error: KafkaError | None, _message: object) -> None:
                 outcomes[index] = None if error is None else f"broker did not accept it: {error.str()}"
 
             return callback
 
         for index, update in enumerate(updates):
-            value = self.codec.encode(update)
-            while True:
-                try:
-                    self.producer.produce(
-                        RAW.name, key=update.episode_key.encode(), value=value, on_delivery=on_delivery(index)
-                    )
-                    break
-                except BufferError:
-                    self.producer.poll(0.1)
+            self._produce(update.episode_key.encode(), self.codec.encode(update), on_delivery(index))
             self.producer.poll(0)
         self.producer.flush(self.timeout)
         return [
-            Delivery(update, outcomes.get(index, "no acknowledgement from the broker in time; send it again"))
-            for index, update in enumerate(updates)
+            Delivery(update, outcomes.get(index, NOT_ACKNOWLEDGED)) for index, update in enumerate(updates)
         ]

@@ -274,7 +274,7 @@ def build_processor(settings: JourneySettings, clock: Clock) -> JourneyProcessor
     return JourneyProcessor(
         settings,
         engine,
-        AvroTranscoder(registry, VALID, AcceptedEpisode),
+        AvroTranscoder(registry, VALID, AcceptedEpisode, "trusted"),
         AvroTranscoder(registry, JOURNEYS, ClientJourneys),
         clock,
     )

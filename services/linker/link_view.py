@@ -12,11 +12,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
-from ndtms.contract.links import LinkStatus, TransferLink
+from ndtms.contract.links import TransferLink
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import LINKS
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
@@ -30,7 +29,7 @@ class LinksUnavailable(RuntimeError):
 
 class LinkView:
     def __init__(self, settings: PlatformSettings):
-        self._codec = AvroTranscoder(registry_client(settings.registry_url), LINKS, TransferLink)
+        self._codec = AvroTranscoder(registry_client(settings.registry_url), LINKS, TransferLink, "trusted")
         self._consumer = Consumer(
             {
                 **settings.kafka_client_config(),
@@ -74,7 +73,7 @@ class LinkView:
             self._links.pop(key, None)
             return 1
         try:
-            self._links[key] = _trusted_link(self._codec.decode_plain(value))
+            self._links[key] = self._codec.decode(value)
         except UndecodableRecord as exc:
             self.undecodable += 1
             log.warning("skipped an undecodable link record at %s: %s", message.offset(), exc)
@@ -104,12 +103,6 @@ class LinkView:
             except KafkaException as exc:
                 log.warning("link view: %s; retrying", exc)
                 stop.wait(2)
-
-
-def _trusted_link(data: dict[str, Any]) -> TransferLink:
-    """A link the linker wrote (the Avro schema checked its shape), built without re-validation:
-    a linker starting up reads every link there is, and pydantic would cost most of that time."""
-    return TransferLink.model_construct(**{**data, "status": LinkStatus(data["status"])})
 
 
 @contextmanager

@@ -77,7 +77,7 @@ class Linker:
         )
         self.punctuate_seconds = settings.linker_sweep_seconds
         registry = registry_client(settings.registry_url)
-        self.valid_codec = AvroTranscoder(registry, VALID, AcceptedEpisode)
+        self.valid_codec = AvroTranscoder(registry, VALID, AcceptedEpisode, "trusted")
         self.link_codec = AvroTranscoder(registry, LINKS, TransferLink)
         self.report_codec = AvroTranscoder(registry, ERRORS, ValidationReport)
         self.policy = settings.policy
@@ -148,7 +148,8 @@ class Linker:
     def _publish(self, changes: Changes, out: Transaction) -> None:
         now = self.clock()
         for outcome in changes.published:
-            record = TransferLink(**outcome.__dict__, decided_at=now)
+            # The rule's typed outcome, field for field: no need to validate it again.
+            record = TransferLink.model_construct(**outcome.__dict__, decided_at=now)
             labelled(LINK_CHANGES, outcome.status.value).inc()
             out.produce(LINKS.name, outcome.transfer_id.encode(), self.link_codec.encode(record))
         for transfer_id in changes.tombstoned:
