@@ -195,9 +195,11 @@ class StageRunner:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
-            # A crashed instance's partitions move on after 10 s (librdkafka's default is 45).
-            # Not static membership: it would give a restarted instance its partitions back
-            # at once, but after a broker restart a static member was fenced by its own rejoin.
+            # Static membership: a restarted instance takes its partitions straight back instead
+            # of waiting out its killed predecessor's session; one that does not come back loses
+            # them after 10 s (librdkafka's default is 45). A member fenced by its own rejoin
+            # (seen after a broker restart) is replaced in place: see `_replace_consumer`.
+            "group.instance.id": f"{group_id}-{instance}",
             "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 3_000,
             "partition.assignment.strategy": "range",  # co-partitioned inputs stay together
@@ -224,6 +226,7 @@ class StageRunner:
         self.changelog_offsets: dict[tuple[str, int], int] = {}
         self.ready = False
         self.last_loop = time.monotonic()
+        self.replacements: list[float] = []  # when the consumer was last replaced
 
     # --- transactions ---------------------------------------------------------------------
     def begin(self) -> None:
@@ -310,6 +313,37 @@ class StageRunner:
             self.consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else -2))
         self._announce()
 
+    def _replace_consumer(self, error: KafkaError) -> None:
+        """The consumer cannot go on (fenced, say): abort, forget, and join again with a new one.
+
+        Nothing uncommitted is kept, so this loses and repeats nothing. A stage fenced again
+        and again stops instead (and its supervisor restarts it).
+        """
+        now = time.monotonic()
+        self.replacements = [t for t in self.replacements if now - t < 300] + [now]
+        if len(self.replacements) > 3:
+            raise KafkaException(error)
+        log.warning("consumer failed (%s): aborting and joining the group again", error.name())
+        self.ready = False
+        if self.in_transaction:
+            try:
+                within(90, lambda: self.producer.abort_transaction(60))
+            except (KafkaException, TransactionHung):
+                self._new_producer()
+            self.in_transaction = False
+        for store in self.stores.values():
+            store.discard()
+        self._close(
+            [TopicPartition(store.spec.topic, p) for store in self.stores.values() for p in store.partitions]
+        )
+        try:
+            self.consumer.close()
+        except KafkaException as exc:  # a fatal consumer may refuse to close cleanly
+            log.warning("closing the failed consumer: %s", exc)
+        self.consumer = Consumer(self.consumer_config)
+        self.committed_offsets.clear()
+        self._subscribe()
+
     # --- partitions -----------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.ready = False
@@ -320,6 +354,9 @@ class StageRunner:
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "isolation.level": "read_committed",
+                # A changelog read to its end ends on an empty fetch: answered at once, not
+                # after librdkafka's 500 ms wait (which was most of a restart's time).
+                "fetch.wait.max.ms": 10,
             }
         )
         try:
@@ -409,9 +446,8 @@ class StageRunner:
             error = message.error()
             if error is not None:
                 if error.fatal() or error.code() == KafkaError._FATAL:
-                    # The consumer cannot go on; nothing uncommitted is kept, so stopping here
-                    # (and being restarted) loses nothing and repeats nothing.
-                    raise KafkaException(error)
+                    self._replace_consumer(error)
+                    return
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consume error: %s", error)
                 continue

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer
 
+from ndtms.contract.topics import RAW
+from ndtms.localrun.services import SERVICES, process_of
 from ndtms.scenarios import continuity_feed, final_accepted
+from ndtms.stream.service import instance_name
 from ndtms.synthetic import community_episode, prison_release
 from tests.e2e.pipeline import (
     Ndtms,
@@ -129,12 +134,52 @@ def test_killed_twice_mid_replay_the_validator_forwards_each_revision_once(
     lags_at_kill = [kill_mid_replay(ndtms, "validator", "valid") for _ in range(2)]
     ndtms("up")
     settle(ndtms, timeout=180)
+    _assert_each_revision_forwarded_once(ndtms, feed, f"killed at lags {lags_at_kill}")
 
+
+def test_a_validator_fenced_by_its_own_instance_id_joins_again_and_forwards_each_revision_once(
+    ndtms: Ndtms, tmp_path: Path
+) -> None:
+    """Static membership: another member with the stage's instance id fences it (as its own
+    rejoin did after a broker restart); the stage replaces its consumer instead of stopping."""
+    submissions = continuity_feed(ndtms.today(), people=300, seed=919, label="F")
+    feed = [record for submission in submissions for record in submission]
+    spec = next(s for s in SERVICES if s.name == "validator")
+    pid = process_of(spec, ndtms.settings).pid()
+    assert pid is not None
+    group = spec.group_id or ""
+    usurper = Consumer(
+        {
+            **ndtms.settings.kafka_client_config(),
+            "group.id": group,
+            "group.instance.id": f"{group}-{instance_name(ndtms.settings, ndtms.settings.validator_port)}",
+            "session.timeout.ms": 10_000,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        usurper.subscribe([RAW.name])
+        deadline = time.monotonic() + 60
+        while not usurper.assignment():
+            assert time.monotonic() < deadline, "the usurping member was given no partitions"
+            usurper.poll(0.2)
+        for n, submission in enumerate(submissions):
+            ndtms("publish", str(write_jsonl(tmp_path / f"f-{n}.jsonl", [r.data for r in submission])))
+    finally:
+        usurper.close()
+    settle(ndtms, timeout=180)
+    process = process_of(spec, ndtms.settings)
+    assert process.pid() == pid, "the fenced validator stopped"
+    assert "joining the group again" in process.log_file.read_text(errors="replace"), "it was never fenced"
+    _assert_each_revision_forwarded_once(ndtms, feed, "fenced once")
+
+
+def _assert_each_revision_forwarded_once(ndtms: Ndtms, feed: list[Any], context: str) -> None:
     ours = {r.episode_key for r in feed}
     forwarded = [r["value"] for r in records_of(ndtms, "valid") if _episode(r["value"]) in ours]
     identities = [(v["client_key"], _episode(v), v["revision"], v["deleted"]) for v in forwarded]
     twice = sorted({i for i in identities if identities.count(i) > 1})
-    assert not twice, f"killed at lags {lags_at_kill}; forwarded more than once: {twice[:5]}"
+    assert not twice, f"{context}; forwarded more than once: {twice[:5]}"
 
     in_force: dict[str, dict[str, Any]] = {}
     for value in forwarded:
