@@ -24,6 +24,7 @@ from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.links import TransferLink
 from ndtms.contract.topics import ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
 from ndtms.contract.trusted import constructor
+from ndtms.contract.unions import union_hints
 
 # The repository's schemas/ beside the code; an installed copy (a container) names its own.
 SCHEMAS_DIR = Path(os.environ.get("NDTMS_SCHEMAS_DIR") or Path(__file__).resolve().parents[2] / "schemas")
@@ -80,6 +81,7 @@ class AvroTranscoder(Generic[Model]):
         text = schema_text(topic.value_schema)
         self._schema_json = json.loads(text)
         self._reader_schema = fastavro.parse_schema(self._schema_json)
+        self._hint = union_hints(self._reader_schema)
         # Per writer schema id: the parsed writer schema, and the reader schema to resolve it to
         # (None when it is our own schema, which spares fastavro the resolution).
         self._writer_schemas: dict[int, tuple[Any, Any]] = {}
@@ -92,10 +94,11 @@ class AvroTranscoder(Generic[Model]):
         return registered
 
     def encode(self, record: Model) -> bytes:
-        return self.encode_plain(record.model_dump())
+        data = record.model_dump()
+        self._hint(data)  # a fresh dump: ours to change
+        return self._framed(data)
 
-    def encode_plain(self, data: dict[str, Any]) -> bytes:
-        """Plain data (already of the contract's shape) to framed Avro, with no model in between."""
+    def _framed(self, data: dict[str, Any]) -> bytes:
         if self._header is None:
             # Registered once (idempotent), as the registry's own serializer would auto-register.
             self._header = bytes([CONFLUENT_MAGIC]) + self.register().to_bytes(4, "big")
