@@ -58,6 +58,21 @@ def observe(
         labelled(FROM_RECORDED, service).observe(max((now - recorded_at).total_seconds(), 0))
 
 
+def offsets_reader(settings: PlatformSettings, group_id: str) -> dict[str, Any]:
+    """A client that only reads a group's committed offsets, never joining the group.
+
+    Read uncommitted: a read-committed client asks for stable offsets (KIP-447) and, while a
+    stage's transaction holds offsets not yet committed (nearly always, under load), the broker
+    makes it wait and retry until its timeout; the offsets committed so far are what lag means.
+    """
+    return {
+        **settings.kafka_client_config(),
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "isolation.level": "read_uncommitted",
+    }
+
+
 class LagSampler:
     """Every `interval` seconds, the group's lag per input partition into `ndtms_consumer_lag`."""
 
@@ -77,9 +92,7 @@ class LagSampler:
         threading.Thread(target=self._run, name=f"{self.service}-lag", daemon=True).start()
 
     def _run(self) -> None:
-        consumer = Consumer(
-            {**self.settings.kafka_client_config(), "group.id": self.group_id, "enable.auto.commit": False}
-        )
+        consumer = Consumer(offsets_reader(self.settings, self.group_id))
         try:
             while not self.stop.wait(self.interval):
                 try:

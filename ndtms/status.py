@@ -13,6 +13,7 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE
 from ndtms.dashboard import Series, grouped, parse, total
 from ndtms.localrun.services import SERVICES, health, process_of
+from ndtms.metrics import offsets_reader
 
 
 def end_offsets(consumer: Consumer, topic: str, partitions: int, timeout: float = 15) -> dict[int, int]:
@@ -36,7 +37,7 @@ def group_position(
     settings: PlatformSettings, group_id: str, topics: dict[str, dict[int, int]]
 ) -> tuple[int, int]:
     """(records the group has committed past, records on the input topics it has not)."""
-    consumer = Consumer({**settings.kafka_client_config(), "group.id": group_id, "enable.auto.commit": False})
+    consumer = Consumer(offsets_reader(settings, group_id))
     try:
         wanted = [TopicPartition(t, p) for t, ends in topics.items() for p in ends]
         committed = consumer.committed(wanted, timeout=10)
