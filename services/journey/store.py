@@ -305,10 +305,6 @@ def record_offsets(session: Session, topic: str, next_offsets: Mapping[int, int]
     )
 
 
-def record_offset(session: Session, topic: str, partition: int, next_offset: int) -> None:
-    record_offsets(session, topic, {partition: next_offset})
-
-
 def add_publications(session: Session, publications: Sequence[tuple[str, bytes | None]]) -> None:
     """Queue these (client key, record or tombstone) for publishing, in this order."""
     if publications:
