@@ -20,6 +20,9 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.linker.indicator_metrics import MEASURES
+from services.validator.catalogue_doc import descriptions
+
 Labels = frozenset[tuple[str, str]]
 Series = dict[tuple[str, Labels], float]
 HOUR = 3600.0
@@ -84,6 +87,7 @@ def summary(readings: list[Reading], services: list[str], now: float) -> dict[st
         "throughput": throughput,
         "lag": lag,
         "findings": dict(sorted(grouped(latest.series, "ndtms_validator_findings_total", "rule").items())),
+        "rule_descriptions": descriptions(),
         "dead_letters": total(latest.series, "ndtms_dlq_records_total"),
         "indicator": {scope: _indicator(latest.series, scope) for scope in ("national", "prison", "la")},
     }
@@ -95,7 +99,7 @@ def _indicator(series: Series, scope: str) -> list[dict[str, Any]]:
     for group in sorted(grouped(series, "ndtms_continuity_of_care_transfers", "group", scope=scope)):
         measures = {
             m: total(series, "ndtms_continuity_of_care_transfers", scope=scope, group=group, measure=m)
-            for m in ("transfers", "decided", "engaged", "triaged", "not_engaged", "pending")
+            for m in MEASURES
         }
         rows.append({"group": group, "rate": rates.get(group), **measures})
     return rows

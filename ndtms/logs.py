@@ -13,6 +13,8 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
+from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING
+
 CORRELATION = ("service", "provider_id", "episode_id", "revision", "topic", "partition", "offset", "verdict")
 
 
@@ -54,3 +56,10 @@ def logging_config(service: str, level: str = "INFO") -> dict[str, Any]:
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     logging.config.dictConfig(logging_config(service, level))
+
+
+def start_service_logging(service: str, uses_development_key: bool) -> None:
+    """A service process's first step: JSON logs, then what its operator must know before anything."""
+    configure_logging(service)
+    if uses_development_key:
+        logging.getLogger(service).warning(DEVELOPMENT_KEY_WARNING)

@@ -6,7 +6,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
+
+from ndtms.contract.dates import rfc3339_instant
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
@@ -120,18 +123,55 @@ class Custody(_Frozen):
     referral_on_release: ReferralOnRelease | None = None
 
 
+SNAPSHOT_FIELDS = ("setting", "recorded_at", "client", "referral_date")
+
+
+class SnapshotIncomplete(ValueError):
+    """Whole-record problems, each with the field it is about (pydantic reports them at the root)."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems.items()))
+        self.problems = problems
+
+
+def _whole_number(value: object) -> object:
+    # JSON has one number type: 1.0 is the integer 1 to JSON Schema, so it is to us.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _snapshot_schema(schema: JsonDict) -> None:
+    """Say in JSON Schema what the after-validator checks, so the OpenAPI document is exact."""
+    schema["allOf"] = [
+        {
+            "if": {"required": ["deleted"], "properties": {"deleted": {"const": True}}},
+            "else": {
+                "required": list(SNAPSHOT_FIELDS),
+                "properties": {name: {"not": {"type": "null"}} for name in SNAPSHOT_FIELDS},
+            },
+        },
+        {
+            "if": {"required": ["setting"], "properties": {"setting": {"const": "community"}}},
+            "then": {"properties": {"custody": {"type": "null"}}},
+        },
+    ]
+
+
 class EpisodeUpdate(_Frozen):
     """One provider's full current snapshot of one episode (the ingest input).
 
     A withdrawal (`deleted: true`) needs only the identity and a higher revision.
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_snapshot_schema)
+
     provider_id: Identifier
     episode_id: Identifier
-    revision: Annotated[int, Field(ge=1, le=2**62)]
+    revision: Annotated[int, Field(ge=1, le=2**62), BeforeValidator(_whole_number)]
     setting: Setting | None = None
     deleted: bool = False
-    recorded_at: AwareDatetime | None = None
+    recorded_at: Annotated[AwareDatetime | None, BeforeValidator(rfc3339_instant)] = None
     client: Client | None = None
     referral_date: date | None = None
     triage_date: date | None = None
@@ -144,23 +184,18 @@ class EpisodeUpdate(_Frozen):
     def _complete_unless_withdrawn(self) -> Self:
         if self.deleted:
             return self
-        missing = [
-            name
-            for name in ("setting", "recorded_at", "client", "referral_date")
+        problems = {
+            name: "required unless the update is a withdrawal (deleted: true): an update carries "
+            "the whole episode snapshot"
+            for name in SNAPSHOT_FIELDS
             if getattr(self, name) is None
-        ]
-        if missing:
-            raise ValueError(
-                f"missing required field(s) {', '.join(missing)}: an update that is not a "
-                "withdrawal (deleted: true) must carry the whole episode snapshot"
-            )
+        }
         if self.custody is not None and self.setting is Setting.COMMUNITY:
-            raise ValueError(
-                "custody is only recorded for a secure setting; remove it or set setting to 'secure'"
+            problems["custody"] = (
+                "custody is only recorded for a secure setting: remove it or set setting to 'secure'"
             )
-        ids = [i.intervention_id for i in self.interventions]
-        if len(ids) != len(set(ids)):
-            raise ValueError("intervention_id values must be unique within an episode")
+        if problems:
+            raise SnapshotIncomplete(problems)
         return self
 
     @property

@@ -8,6 +8,7 @@ from datetime import date
 from ndtms.contract.episodes import Sex
 
 CLIENT_KEY_LENGTH = 32
+CLIENT_KEY_PATTERN = r"^[0-9a-f]{32}$"
 
 
 def client_key(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-log = logging.getLogger(__name__)
-
 # Only for a laptop: every real deployment sets NDTMS_PSEUDONYM_KEY (see README).
 DEVELOPMENT_PSEUDONYM_KEY = "ndtms-development-key-not-for-real-data"
+DEVELOPMENT_KEY_WARNING = (
+    "NDTMS_PSEUDONYM_KEY is not set: client keys are made with the PUBLIC development key. "
+    "Never run real data like this."
+)
 LOCAL_KAFKA_PORT = 19092
 LOCAL_REGISTRY_PORT = 18081
 
@@ -103,11 +104,6 @@ class PlatformSettings(BaseSettings):
         return self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY
 
     def pseudonym_secret(self) -> bytes:
-        if self.uses_development_key:
-            log.warning(
-                "NDTMS_PSEUDONYM_KEY is not set: client keys are made with the PUBLIC "
-                "development key. Never run real data like this."
-            )
         return self.pseudonym_key.get_secret_value().encode("utf-8")
 
     def kafka_client_config(self) -> dict[str, str | int | float | bool]:

@@ -10,7 +10,8 @@ from ndtms.clocks import clock_from
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
-from ndtms.logs import configure_logging
+from ndtms.logs import start_service_logging
+from ndtms.web.serving import server_config
 from services.ingest.http import create_app
 from services.ingest.ledger import ExtractLedger
 from services.ingest.publishing import RawTopicWriter
@@ -18,25 +19,21 @@ from services.ingest.settings import IngestSettings
 
 
 def main() -> None:
-    configure_logging("ndtms-ingest")
     settings = IngestSettings()
+    start_service_logging("ndtms-ingest", settings.uses_development_key)
     producer = Producer(settings.producer_config())
     writer = RawTopicWriter(
         producer, AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
     )
-    uvicorn.run(
-        create_app(
-            settings,
-            writer,
-            producer,
-            CredentialStore(settings.credential_store_path),
-            ExtractLedger(settings.effective_ledger_url),
-            clock_from(settings.clock_file),
-        ),
-        host=settings.service_host,
-        port=settings.ingest_port,
-        log_level="warning",
+    app = create_app(
+        settings,
+        writer,
+        producer,
+        CredentialStore(settings.credential_store_path),
+        ExtractLedger(settings.effective_ledger_url),
+        clock_from(settings.clock_file),
     )
+    uvicorn.Server(server_config(app, settings.service_host, settings.ingest_port, "ndtms-ingest")).run()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ndtms.contract.dates import why_not_a_date
 from ndtms.contract.episodes import DISCHARGE_REASON_CODES, EpisodeUpdate
 from services.ingest.parsing import Parsed, Problem, parse_object
 
@@ -49,6 +50,17 @@ OPTIONAL = (
     "RECORDED",
 )
 COLUMNS = REQUIRED + OPTIONAL
+
+
+def extract_pattern() -> str:
+    """A regular expression (ECMA-262, for the OpenAPI document) of an extract the adapter reads.
+
+    The header names the required columns and any optional ones in this order, each once; every
+    later line is a row, judged on its own. The adapter also reads columns in any order and in any
+    case; the pattern documents the canonical form.
+    """
+    optional = "".join(f"(?:,{column})?" for column in OPTIONAL)
+    return r"^\ufeff?" + ",".join(REQUIRED) + optional + r"(?:\r?\n[^\r\n]*)*$"
 
 
 class Change(StrEnum):
@@ -186,23 +198,32 @@ def rows(lines: Iterable[bytes], provider: str, recorded_at: datetime) -> Iterat
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            problem = Problem("", f"row {number} is not UTF-8 (byte {exc.start}): save the file as UTF-8")
+            problem = Problem("$", f"the row is not UTF-8 (byte {exc.start}): save the file as UTF-8")
             yield number, Parsed(number, None, (problem,))
             continue
         fields = next(csv.reader([text]), [])
         if len(fields) != len(header):
-            problem = Problem("", f"row {number} has {len(fields)} fields; the header has {len(header)}")
+            problem = Problem("$", f"the row has {len(fields)} fields; the header has {len(header)}")
             yield number, Parsed(number, None, (problem,))
             continue
         snapshot = snapshot_of(dict(zip(header, fields, strict=True)), recorded_at)
         if snapshot["provider_id"] != provider:
+            agency = snapshot["provider_id"]
             problem = Problem(
-                "AGNCY", f"row {number} is for provider {snapshot['provider_id']!r}, not {provider!r}"
+                "AGNCY", f"AGNCY={agency}: the row is for provider {agency!r}, not {provider!r}"
             )
             yield number, Parsed(number, None, (problem,))
             continue
+        cells = dict(zip(header, fields, strict=True))
         parsed = parse_object(number, snapshot | {"revision": 1})
-        yield number, Parsed(number, parsed.update, tuple(_in_columns(p) for p in parsed.problems))
+        yield (
+            number,
+            Parsed(
+                number,
+                parsed.update,
+                tuple(dict.fromkeys(_in_columns(p, cells, snapshot) for p in parsed.problems)),
+            ),
+        )
 
 
 COLUMN_OF = {
@@ -226,14 +247,59 @@ COLUMN_OF = {
     "custody.exit_destination_la": "EXITLA",
     "custody.referral_on_release": "REFREL",
 }
+CUSTODY_COLUMNS = ("RECEPTD", "PRISEXIT", "EXITRSN", "EXITLA", "REFREL")
+CSV_DATE = "a date, DD/MM/YYYY or YYYY-MM-DD"
+# What each column holds, in the extract's own codes: every row problem says it.
+EXPECTED = {
+    "AGNCY": "the provider code",
+    "EPISODID": "1 to 40 letters, digits, '_', '.' or '-', starting with a letter or a digit",
+    "SETTING": "C (community) or S (secure)",
+    "FINITIAL": "the first initial, one letter",
+    "SINITIAL": "the second initial, one letter",
+    "SEX": "1 (male), 2 (female), 3 (other) or 9 (not known)",
+    "LA": "an ONS local authority code such as E09000001, or X99999998 outside England",
+    "CONSENT": "Y or N",
+    "DISRSN": "a discharge reason code, 80 to 89 (see the README's codes)",
+    "EXITRSN": "1 (released), 2 (transferred to another establishment) or 9 (other)",
+    "EXITLA": "an ONS local authority code such as E09000001, or X99999998 outside England",
+    "REFREL": "1, 2, 3 or 4 (referral on release; see the README's codes)",
+    "RECORDED": "an instant, YYYY-MM-DDTHH:MM:SS with its offset, e.g. 2024-03-01T10:02:00Z",
+    **{c: CSV_DATE for c in ("DOB", "REFLD", "TRIAGED", "DISD", "RECEPTD", "PRISEXIT")},
+    **{f"{prefix}{part}": CSV_DATE for prefix, _ in INTERVENTIONS for part in ("START", "END")},
+}
 
 
-def _in_columns(problem: Problem) -> Problem:
-    """Name the CSV column a problem is in, keeping the contract's field path beside it."""
-    column = COLUMN_OF.get(problem.path)
-    if column is None and problem.path.startswith("interventions["):
-        column = "the PHARM/PSYCH/RECOV START and END columns"
-    return Problem(f"{column} ({problem.path})" if column else problem.path, problem.message)
+def _column_of(path: str, snapshot: Mapping[str, Any]) -> str | None:
+    if path.startswith("interventions["):
+        index, _, rest = path.removeprefix("interventions[").partition("]")
+        items = snapshot.get("interventions") or []
+        if rest == ".intervention_id":
+            return "EPISODID"  # the adapter makes intervention ids from it
+        if index.isdigit() and int(index) < len(items):
+            prefix = str(items[int(index)]["intervention_id"]).rsplit("-", 1)[-1]
+            return f"{prefix}END" if rest == ".end_date" else f"{prefix}START"
+        return None
+    return COLUMN_OF.get(path)
+
+
+def _in_columns(problem: Problem, row: Mapping[str, str], snapshot: Mapping[str, Any]) -> Problem:
+    """A contract problem said in the extract's words: the column, the cell, the codes it takes."""
+    if problem.path == "custody":
+        filled = ", ".join(c for c in CUSTODY_COLUMNS if (row.get(c) or "").strip())
+        return Problem(filled, f"{filled} are only for SETTING=S: empty them, or set SETTING to S")
+    column = _column_of(problem.path, snapshot)
+    if column is None:
+        return problem
+    value = (row.get(column) or "").strip()
+    expected = EXPECTED.get(column, problem.message)
+    if not value:
+        return Problem(column, f"{column} is empty: required, {expected}")
+    if expected == CSV_DATE:
+        why = why_not_a_date(_date(value))
+        return Problem(
+            column, f"{column}={value}: {why if why.startswith('there is no') else 'expected ' + expected}"
+        )
+    return Problem(column, f"{column}={value}: expected {expected}")
 
 
 def plan(parsed: Parsed, held: Held | None) -> Planned:

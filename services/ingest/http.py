@@ -9,19 +9,28 @@ from typing import Annotated, Any
 from confluent_kafka import KafkaException, Producer
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from ndtms.access import Credential, CredentialStore
 from ndtms.clocks import Clock
-from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.episodes import IDENTIFIER_PATTERN, EpisodeUpdate
 from ndtms.contract.topics import RAW
 from ndtms.metrics import PRODUCED
-from ndtms.web_access import UNAUTHORISED, authenticated
+from ndtms.web.access import UNAUTHORISED, authenticated
+from ndtms.web.pages import HEALTH_RESPONSES, METRICS_RESPONSES, Health
+from ndtms.web.problems import (
+    FieldProblem,
+    install_problem_handlers,
+    problem,
+    problem_responses,
+    with_problem_schemas,
+)
 from services.ingest.extract_runs import publish_extract
-from services.ingest.extracts import BadExtract
+from services.ingest.extracts import BadExtract, extract_pattern
 from services.ingest.ledger import ExtractLedger
+from services.ingest.outcomes import ExtractOutcome, Publication
 from services.ingest.parsing import Parsed, Problem, parse_object, reject_duplicates
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
@@ -46,7 +55,8 @@ def _result(item: Parsed, delivered_error: str | None = None) -> dict[str, Any]:
             "episode_id": u.episode_id,
             "revision": u.revision,
         }
-    problems = [*item.problems] + ([Problem("", delivered_error)] if delivered_error else [])
+    undelivered = Problem("$", f"the broker did not acknowledge it ({delivered_error}); send it again")
+    problems = [*item.problems] + ([undelivered] if delivered_error else [])
     return {
         "index": item.position,
         "status": "rejected",
@@ -54,8 +64,96 @@ def _result(item: Parsed, delivered_error: str | None = None) -> dict[str, Any]:
     }
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+class _Refused(Exception):
+    """A request refused before any record is looked at (its body, its size, its length)."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _records_of(body: bytes, max_batch: int) -> tuple[list[Any], bool]:
+    """The body's records, and whether it was a batch (an array) rather than one object."""
+    if not body.strip():
+        raise _Refused(400, "the body is empty: send one update object or a JSON array of them")
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        raise _Refused(400, "the body is not UTF-8: send JSON encoded as UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise _Refused(
+            400, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise _Refused(
+            400,
+            "the body nests arrays or objects too deeply to be an update: send one update object "
+            "or a flat JSON array of them",
+        ) from None
+    if not isinstance(data, list):
+        return [data], False
+    if not data:
+        raise _Refused(422, "the batch is empty: send one update object or an array of 1 or more")
+    if len(data) > max_batch:
+        raise _Refused(422, f"the batch has {len(data)} records; the limit is {max_batch}: split it")
+    return data, True
+
+
+async def _body_within(request: Request, limit: int, advice: str) -> bytes:
+    # Read no further than the limit: a 50 MB body is refused after 5 MB, not held whole.
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise _Refused(413, f"the body is over the limit of {limit} bytes: {advice}")
+        parts.append(part)
+    return b"".join(parts)
+
+
+# Synthetic examples (made-up people): the OpenAPI document shows them, and schemathesis sends them.
+EXAMPLE_UPDATE = {
+    "provider_id": "P0001",
+    "episode_id": "EP-1001",
+    "revision": 1,
+    "setting": "community",
+    "recorded_at": "2024-04-01T09:30:00Z",
+    "client": {
+        "first_initial": "J",
+        "second_initial": "S",
+        "date_of_birth": "1985-03-02",
+        "sex": "male",
+        "local_authority": "E09000033",
+        "consent": True,
+    },
+    "referral_date": "2024-03-05",
+    "triage_date": "2024-03-06",
+    "interventions": [{"intervention_id": "EP-1001-1", "type": "psychosocial", "start_date": "2024-03-08"}],
+}
+EXAMPLE_WITHDRAWAL = {"provider_id": "P0001", "episode_id": "EP-1001", "revision": 2, "deleted": True}
+EXAMPLE_EXTRACT = (
+    "AGNCY,EPISODID,SETTING,FINITIAL,SINITIAL,DOB,SEX,LA,CONSENT,REFLD,TRIAGED,PSYCHSTART\n"
+    "P0001,EP-2001,C,A,B,02/03/1985,2,E09000033,Y,05/03/2024,06/03/2024,08/03/2024\n"
+)
+
+
+def _batch_schema(max_batch: int) -> dict[str, Any]:
+    return {
+        "oneOf": [
+            {"$ref": "#/components/schemas/EpisodeUpdate"},
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_batch,
+                # Each element is answered on its own (results[i]), so any element is a
+                # well-formed part of a batch: one that is not an EpisodeUpdate is rejected
+                # while the others are published.
+                "items": {"description": "an EpisodeUpdate; any other element is rejected on its own"},
+                "description": "a batch: answered per record (200 all accepted, 207 otherwise)",
+            },
+        ]
+    }
 
 
 def create_app(
@@ -71,30 +169,43 @@ def create_app(
         version="1",
         description="Publish NDTMS episode updates (full snapshots of one episode) for validation and "
         "linkage. Every /v1 call except health needs an API key bound to the provider codes it "
-        "publishes for: `Authorization: Bearer <key>`.",
+        "publishes for: `Authorization: Bearer <key>`. Every refusal is an RFC 9457 problem "
+        "(`application/problem+json`) saying what is wrong, where, and what to do.",
     )
+    install_problem_handlers(app)
     vendor = authenticated(credentials)
+
+    @app.exception_handler(_Refused)
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, _Refused)
+        return problem(exc.status, exc.detail, instance=request.url.path)
 
     @app.post(
         "/v1/episodes",
         responses={
+            200: {"description": "every record accepted (acknowledged by the broker)", "model": Publication},
+            207: {
+                "description": "a batch with some or all records rejected; see results",
+                "model": Publication,
+            },
             **UNAUTHORISED,
-            200: {"description": "every record accepted (acknowledged by the broker)"},
-            207: {"description": "some records accepted, some rejected; see results"},
-            413: {"description": "body or batch too large"},
-            422: {"description": "no record accepted; see results"},
+            **problem_responses(
+                s400="the body is empty, not UTF-8, or not JSON",
+                s413="the body is over the size limit",
+                s422="one update that was rejected (see results), or a batch that is empty or too long",
+            ),
         },
         openapi_extra={
             "requestBody": {
                 "required": True,
                 "content": {
                     "application/json": {
-                        "schema": {
-                            "oneOf": [
-                                {"$ref": "#/components/schemas/EpisodeUpdate"},
-                                {"type": "array", "items": {"$ref": "#/components/schemas/EpisodeUpdate"}},
-                            ]
-                        }
+                        "schema": _batch_schema(settings.ingest_max_batch),
+                        "examples": {
+                            "update": {"summary": "one episode's snapshot", "value": EXAMPLE_UPDATE},
+                            "withdrawal": {"summary": "withdraw an episode", "value": EXAMPLE_WITHDRAWAL},
+                            "batch": {"summary": "a batch", "value": [EXAMPLE_UPDATE]},
+                        },
                     }
                 },
             }
@@ -104,30 +215,8 @@ def create_app(
         request: Request, credential: Annotated[Credential, Depends(vendor)]
     ) -> JSONResponse:
         """One episode update, or a JSON array of up to the batch limit; answered per record."""
-        # Read no further than the limit: a 50 MB body is refused after 5 MB, not held whole.
-        parts: list[bytes] = []
-        size = 0
-        async for part in request.stream():
-            size += len(part)
-            if size > settings.ingest_max_body_bytes:
-                return _error(
-                    413, f"body is over the limit of {settings.ingest_max_body_bytes} bytes: split the batch"
-                )
-            parts.append(part)
-        body = b"".join(parts)
-        if not body.strip():
-            return _error(400, "the body is empty: send one update object or an array of them")
-        try:
-            data = json.loads(body)
-        except UnicodeDecodeError:
-            return _error(400, "body is not UTF-8 JSON")
-        except json.JSONDecodeError as exc:
-            return _error(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
-        records = data if isinstance(data, list) else [data]
-        if not records:
-            return _error(422, "empty batch: send one update object or a non-empty array of them")
-        if len(records) > settings.ingest_max_batch:
-            return _error(413, f"batch of {len(records)} records; the limit is {settings.ingest_max_batch}")
+        body = await _body_within(request, settings.ingest_max_body_bytes, "split the batch")
+        records, batch = _records_of(body, settings.ingest_max_batch)
         parsed = list(reject_duplicates((parse_object(i, r) for i, r in enumerate(records)), unit="index"))
         forbidden = sorted(
             {
@@ -137,10 +226,11 @@ def create_app(
             }
         )
         if forbidden:
-            return _error(
+            return problem(
                 403,
                 f"credential {credential.id} may not publish for provider(s) {', '.join(forbidden)}; "
                 "nothing in this request was published",
+                instance=request.url.path,
             )
         valid = [p for p in parsed if p.accepted]
         deliveries = iter(await _write(writer, [p.update for p in valid if p.update is not None]))
@@ -149,53 +239,81 @@ def create_app(
             error = next(deliveries).error if item.accepted else None
             results.append(_result(item, error))
         accepted = sum(1 for r in results if r["status"] == "accepted")
-        RECORDS.labels("accepted", "http").inc(accepted)
-        PRODUCED.labels("ingest", RAW.name).inc(accepted)
-        for provider in {r["provider_id"] for r in results if r["status"] == "accepted"}:
-            LAST_PUBLISHED.labels(provider).set(clock().timestamp())
-        RECORDS.labels("rejected", "http").inc(len(results) - accepted)
-        status = 200 if accepted == len(results) else 422 if accepted == 0 else 207
-        return JSONResponse(
-            {"accepted": accepted, "rejected": len(results) - accepted, "results": results},
-            status_code=status,
+        _count(accepted, len(results) - accepted, "http", results, clock)
+        summary = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+        if accepted == len(results):
+            return JSONResponse(summary, status_code=200)
+        if batch:
+            return JSONResponse(summary, status_code=207)
+        problems = results[0]["problems"]
+        return problem(
+            422,
+            "the update was rejected: " + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
+            instance=request.url.path,
+            errors=[FieldProblem(path=p["path"], message=p["message"]) for p in problems],
+            extensions=summary,
         )
 
     @app.post(
         "/v1/extracts",
         responses={
+            200: {"description": "every row published or unchanged", "model": ExtractOutcome},
+            207: {"description": "some or all rows rejected; see rejections", "model": ExtractOutcome},
             **UNAUTHORISED,
-            200: {"description": "every row published or unchanged"},
-            207: {"description": "some rows rejected; see rejections"},
-            413: {"description": "file too large"},
-            422: {"description": "the file cannot be read (header), or every row was rejected"},
+            **problem_responses(
+                s413="the file is over the size limit",
+                s422="the file cannot be read as an extract (no header, unknown or missing columns, "
+                "not UTF-8), or `provider` is missing",
+            ),
         },
         openapi_extra={
-            "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "text/csv": {
+                        "schema": {"type": "string", "pattern": extract_pattern()},
+                        "example": EXAMPLE_EXTRACT,
+                    }
+                },
+            }
         },
     )
     async def publish_extract_upload(
         request: Request,
         credential: Annotated[Credential, Depends(vendor)],
-        provider: Annotated[str, Query(min_length=1, max_length=40, description="the extract's AGNCY")],
+        provider: Annotated[
+            str,
+            Query(
+                pattern=IDENTIFIER_PATTERN,
+                description="the extract's AGNCY (provider code)",
+                examples=["P0001"],
+            ),
+        ],
     ) -> JSONResponse:
         """A provider's NDTMS-style CSV extract (full snapshot); revisions derived from content."""
         if not credential.may_publish_for(provider):
-            return _error(403, f"credential {credential.id} may not publish for provider {provider}")
+            return problem(
+                403,
+                f"credential {credential.id} may not publish for provider {provider}",
+                instance=request.url.path,
+            )
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed below
         try:
             size = 0
             async for part in request.stream():
                 size += len(part)
                 if size > settings.ingest_max_extract_bytes:
-                    return _error(
-                        413, f"extract is over {settings.ingest_max_extract_bytes} bytes: split it by month"
+                    return problem(
+                        413,
+                        f"the extract is over {settings.ingest_max_extract_bytes} bytes: split it by month",
+                        instance=request.url.path,
                     )
                 spool.write(part)
             spool.seek(0)
             try:
                 summary = await run_in_threadpool(publish_extract, spool, provider, writer, ledger, clock())
             except BadExtract as exc:
-                return _error(422, str(exc))
+                return problem(422, str(exc), instance=request.url.path)
         finally:
             spool.close()
         RECORDS.labels("accepted", "csv").inc(summary.published + summary.unchanged)
@@ -203,28 +321,37 @@ def create_app(
         if summary.published or summary.unchanged:
             LAST_PUBLISHED.labels(provider).set(clock().timestamp())
         RECORDS.labels("rejected", "csv").inc(summary.rejected)
-        status = 200 if not summary.rejected else 422 if summary.rejected == summary.rows else 207
-        return JSONResponse(summary.as_json(), status_code=status)
+        return JSONResponse(summary.as_json(), status_code=207 if summary.rejected else 200)
 
-    @app.get("/v1/health")
+    @app.get("/v1/health", responses=HEALTH_RESPONSES)
     def health() -> JSONResponse:
+        """Readiness: the broker answers."""
         try:
             producer.list_topics(timeout=2)
         except KafkaException as exc:
-            return JSONResponse({"status": "broker unreachable", "detail": str(exc)}, status_code=503)
+            body = {"status": "broker unreachable", "app": "ingest", "detail": str(exc)}
+            return JSONResponse(body, status_code=503)
         return JSONResponse({"status": "ready", "app": "ingest"})
 
-    @app.get("/v1/live")
+    @app.get("/v1/live", response_model=Health)
     def live() -> JSONResponse:
         """Liveness: the process answers (readiness, with the broker, is /v1/health)."""
         return JSONResponse({"status": "alive", "app": "ingest"})
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses=METRICS_RESPONSES)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.openapi = lambda: _openapi_with_contract(app)  # type: ignore[method-assign]
     return app
+
+
+def _count(accepted: int, rejected: int, channel: str, results: list[dict[str, Any]], clock: Clock) -> None:
+    RECORDS.labels("accepted", channel).inc(accepted)
+    PRODUCED.labels("ingest", RAW.name).inc(accepted)
+    for provider in {r["provider_id"] for r in results if r["status"] == "accepted"}:
+        LAST_PUBLISHED.labels(provider).set(clock().timestamp())
+    RECORDS.labels("rejected", channel).inc(rejected)
 
 
 def _openapi_with_contract(app: FastAPI) -> dict[str, Any]:
@@ -237,7 +364,7 @@ def _openapi_with_contract(app: FastAPI) -> dict[str, Any]:
         components = document.setdefault("components", {}).setdefault("schemas", {})
         components.update(schema.pop("$defs", {}))
         components["EpisodeUpdate"] = schema
-        app.openapi_schema = document
+        app.openapi_schema = with_problem_schemas(document)
     return app.openapi_schema
 
 

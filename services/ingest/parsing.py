@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.episodes import EpisodeUpdate, SnapshotIncomplete
+from ndtms.contract.explanations import explain, json_type
 
 
 @dataclass(frozen=True)
@@ -48,41 +49,39 @@ def json_path(location: Iterable[int | str]) -> str:
     return path
 
 
-_HINTS = {
-    "date_from_datetime_parsing": "use an ISO date, YYYY-MM-DD",
-    "date_parsing": "use an ISO date, YYYY-MM-DD",
-    "date_from_datetime_inexact": "use an ISO date, YYYY-MM-DD, without a time",
-    "timezone_aware": "give the instant with its offset, e.g. 2024-03-01T10:02:00Z",
-    "datetime_from_date_parsing": "use an ISO instant with its offset, e.g. 2024-03-01T10:02:00Z",
-    "extra_forbidden": "remove this field; it is not part of the contract",
-    "missing": "add this field",
-}
-
-
 def problems_of(error: ValidationError) -> tuple[Problem, ...]:
-    problems = []
-    for detail in error.errors(include_url=False, include_input=False):
-        message = detail["msg"]
-        hint = _HINTS.get(detail["type"])
-        if detail["type"] == "enum" and "expected" in detail.get("ctx", {}):
-            message = f"unknown value; expected {detail['ctx']['expected']}"
-        elif hint:
-            message = f"{message}; {hint}"
-        problems.append(Problem(json_path(detail["loc"]), message))
+    problems: list[Problem] = []
+    for detail in error.errors(include_url=False):
+        cause = (detail.get("ctx") or {}).get("error")
+        if isinstance(cause, SnapshotIncomplete):
+            prefix = json_path(detail["loc"])
+            problems.extend(
+                Problem(f"{prefix}.{path}" if prefix else path, message)
+                for path, message in cause.problems.items()
+            )
+            continue
+        problems.append(Problem(json_path(detail["loc"]) or "$", explain(detail)))
     return tuple(problems)
 
 
 def parse_object(position: int, data: Any) -> Parsed:
     if isinstance(data, _InvalidJson):
-        return Parsed(position, None, (Problem("", data.message),))
+        return Parsed(position, None, (Problem("$", data.message),))
     if not isinstance(data, dict):
-        return Parsed(position, None, (Problem("", f"expected a JSON object, got {type(data).__name__}"),))
+        return Parsed(position, None, (Problem("$", f"got {json_type(data)}; expected an update object"),))
     try:
         # Strict: no silent coercion ("1" is not a revision, 1 is not a boolean), while
         # ISO strings still parse as dates and instants, as in any JSON body.
         update = EpisodeUpdate.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         return Parsed(position, None, problems_of(exc))
+    except (RecursionError, ValueError):
+        # json.dumps of a value nested a thousand deep, or a float it cannot write (1e400).
+        return Parsed(
+            position,
+            None,
+            (Problem("$", "not an update object: nested too deeply or a number out of range"),),
+        )
     return Parsed(position, update)
 
 
@@ -90,14 +89,16 @@ def parse_line(position: int, line: bytes) -> Parsed:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Parsed(position, None, (Problem("", f"not UTF-8 (byte {exc.start}); save the file as UTF-8"),))
+        return Parsed(
+            position, None, (Problem("$", f"not UTF-8 (byte {exc.start}); save the file as UTF-8"),)
+        )
     try:
         return Parsed(position, EpisodeUpdate.model_validate_json(text, strict=True))
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             return parse_object(position, _loads_for_message(text))
         if any(e["type"] == "model_type" and not e["loc"] for e in exc.errors()):
-            return Parsed(position, None, (Problem("", "expected a JSON object for each line"),))
+            return Parsed(position, None, (Problem("$", "expected a JSON object for each line"),))
         return Parsed(position, None, problems_of(exc))
 
 
@@ -107,6 +108,8 @@ def _loads_for_message(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         return _InvalidJson(f"invalid JSON at column {exc.colno}: {exc.msg}")
+    except RecursionError:
+        return _InvalidJson("arrays or objects nested too deeply: each line is one update object")
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,28 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
+from ndtms.contract.dates import iso_date
+from ndtms.contract.episodes import IDENTIFIER_PATTERN
 from ndtms.contract.journeys import ClientJourneys, JourneyStatus
+from ndtms.contract.pseudonyms import CLIENT_KEY_PATTERN
 from ndtms.dashboard import dashboard_page
-from ndtms.web_access import UNAUTHORISED, operations_only
-from services.journey.queries import JourneyFilter, list_journeys, person_document
+from ndtms.web.access import UNAUTHORISED, operations_only
+from ndtms.web.pages import HEALTH_RESPONSES, METRICS_RESPONSES, Health
+from ndtms.web.problems import install_problem_handlers, problem_responses, with_problem_schemas
+from services.journey.queries import JourneyFilter, list_journeys, person_document, person_of_episode
 
 MAX_PAGE_SIZE = 500
-CLIENT_KEY_PATTERN = r"^[0-9a-f]{32}$"
+MAX_PAGE = 1_000_000  # keeps the row offset within a 64-bit integer whatever the page size
+# A date filter is YYYY-MM-DD and nothing else: no Unix timestamps, no times.
+IsoDate = Annotated[date, BeforeValidator(iso_date)]
 
 
 class JourneySummary(BaseModel):
@@ -51,32 +59,36 @@ def create_app(
         title="NDTMS journey service",
         version="1",
         description="Each person's treatment journeys (NDTMS rule), for operations staff. "
-        "Every /v1 query needs an API key with the operations role: `Authorization: Bearer <key>`.",
+        "Every /v1 query needs an API key with the operations role: `Authorization: Bearer <key>`. "
+        "Every refusal is an RFC 9457 problem (`application/problem+json`).",
     )
+    install_problem_handlers(app)
     queries = APIRouter(
         prefix="/v1", dependencies=[Depends(operations_only(credentials))], responses=UNAUTHORISED
     )
 
-    @app.get("/v1/health", tags=["operations"])
+    @app.get("/v1/health", tags=["operations"], responses=HEALTH_RESPONSES)
     def health() -> JSONResponse:
         """Readiness: 503 while starting or stopping."""
         ready = is_ready()
         body = {"status": "ready" if ready else "starting", "app": "journey"}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/v1/live", tags=["operations"])
+    @app.get("/v1/live", tags=["operations"], response_model=Health)
     def live() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "alive", "app": "journey"}
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse, responses=METRICS_RESPONSES)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @queries.get(
         "/clients/{client_key}/journeys",
         response_model=ClientJourneys,
-        responses={404: {"description": "no accepted episode of this client key"}},
+        responses=problem_responses(
+            s404="no accepted episode of this client key", s422="the client key is not 32 hex characters"
+        ),
     )
     def client_journeys(
         client_key: Annotated[str, Path(pattern=CLIENT_KEY_PATTERN, description="32 hex characters")],
@@ -87,13 +99,37 @@ def create_app(
             raise HTTPException(404, detail=f"no journeys for client key {client_key}")
         return document
 
-    @queries.get("/journeys", response_model=JourneyListing)
+    @queries.get(
+        "/providers/{provider_id}/episodes/{episode_id}/journeys",
+        response_model=ClientJourneys,
+        responses=problem_responses(
+            s404="no accepted episode with this provider and episode id",
+            s422="a provider or episode id that is not an identifier",
+        ),
+    )
+    def episode_journeys(
+        provider_id: Annotated[str, Path(pattern=IDENTIFIER_PATTERN, examples=["P0001"])],
+        episode_id: Annotated[str, Path(pattern=IDENTIFIER_PATTERN, examples=["EP-1001"])],
+    ) -> Any:
+        """The journeys of the person an episode belongs to, found by the provider's own ids."""
+        with Session(engine) as session:
+            client_key = person_of_episode(session, provider_id, episode_id)
+            document = person_document(session, client_key) if client_key else None
+        if document is None:
+            raise HTTPException(404, detail=f"no accepted episode {provider_id}/{episode_id}")
+        return document
+
+    @queries.get(
+        "/journeys",
+        response_model=JourneyListing,
+        responses=problem_responses(s422="a filter or page parameter is not valid"),
+    )
     def journeys(
         status: JourneyStatus | None = None,
-        provider: Annotated[str | None, Query(max_length=40)] = None,
-        started_from: date | None = None,
-        started_to: date | None = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        provider: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
+        started_from: Annotated[IsoDate | None, Query(description="YYYY-MM-DD")] = None,
+        started_to: Annotated[IsoDate | None, Query(description="YYYY-MM-DD")] = None,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     ) -> Any:
         where = JourneyFilter(status, provider, started_from, started_to)
@@ -110,7 +146,16 @@ def create_app(
     app.include_router(queries)
     if dashboard is not None:
         _add_dashboard(app, dashboard)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = with_problem_schemas(
+            get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        )
+    return app.openapi_schema
 
 
 def _add_dashboard(app: FastAPI, dashboard: Callable[[], dict[str, Any]]) -> None:

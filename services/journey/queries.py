@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ndtms.contract.journeys import JourneyStatus
-from services.journey.store import JourneyProviderRow, JourneyRow, PersonRow
+from services.journey.store import EpisodeRow, JourneyProviderRow, JourneyRow, PersonRow
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,20 @@ class JourneyPage:
 def person_document(session: Session, client_key: str) -> dict[str, Any] | None:
     row = session.get(PersonRow, client_key)
     return dict(row.document) if row is not None else None
+
+
+def person_of_episode(session: Session, provider_id: str, episode_id: str) -> str | None:
+    """The client key of the person an episode is filed under now (not withdrawn)."""
+    return session.scalar(
+        select(EpisodeRow.client_key)
+        .where(
+            EpisodeRow.provider_id == provider_id,
+            EpisodeRow.episode_id == episode_id,
+            EpisodeRow.deleted.is_(False),
+        )
+        .order_by(EpisodeRow.revision.desc())
+        .limit(1)
+    )
 
 
 def list_journeys(session: Session, where: JourneyFilter, page: int, page_size: int) -> JourneyPage:

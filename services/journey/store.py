@@ -46,6 +46,7 @@ class Base(DeclarativeBase):
 
 class EpisodeRow(Base):
     __tablename__ = "episodes"
+    __table_args__ = (Index("ix_episodes_provider_episode", "provider_id", "episode_id"),)
 
     # Keyed by person too: when attributors change, the validator withdraws the episode from
     # the old person and files it under the new one with the same revision.

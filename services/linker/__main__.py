@@ -7,6 +7,7 @@ import threading
 from prometheus_client import REGISTRY
 
 from ndtms.clocks import Clock, clock_from
+from ndtms.logs import start_service_logging
 from ndtms.stream.service import run_stage
 from services.linker.indicator_metrics import IndicatorCollector
 from services.linker.link_view import LinkView
@@ -24,6 +25,7 @@ def serve_indicator(settings: LinkerSettings, clock: Clock, stop: threading.Even
 
 def main() -> None:
     settings = LinkerSettings()
+    start_service_logging(settings.linker_app_id, settings.uses_development_key)
     clock = clock_from(settings.clock_file)
 
     def indicator(stop: threading.Event) -> None:

@@ -3,9 +3,10 @@
 Over a rolling 12 months of prison exit dates (the year up to and including today):
 the denominator is the transfers whose 21-day window has closed and whose outcome is
 decided; the numerator is those engaged. Triaged-only and not-engaged counts are the rest
-of the denominator. `pending` counts transfers still waiting for an outcome; transfers
-engaged while their window is still open are counted in `transfers` but not yet in the
-denominator, so the rate does not swing up early in every window.
+of the denominator. Every transfer is in exactly one of six columns, which add up to
+`transfers`: decided (`engaged`, `triaged`, `not_engaged`), window still open with an outcome
+so far (`engaged_window_open`, `triaged_window_open`: not yet in the denominator, so the rate
+does not swing up early in every window), and `pending` (no community contact yet).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class IndicatorRow:
     engaged: int
     triaged: int
     not_engaged: int
+    engaged_window_open: int
+    triaged_window_open: int
     pending: int
 
     @property
@@ -67,22 +70,27 @@ def indicator(links: Iterable[TransferLink], today: date, by: Grouping) -> list[
     for link in links:
         if not start <= link.prison_exit_date <= today:
             continue
-        tally = counts[group_of(link, by)]
-        tally["transfers"] += 1
-        if link.status is LinkStatus.PENDING:
-            tally["pending"] += 1
-        elif link.window_end_date < today:
-            tally["decided"] += 1
-            tally[link.status.value] += 1
+        counts[group_of(link, by)][column_of(link, today)] += 1
     return [
         IndicatorRow(
             group,
-            tally["transfers"],
-            tally["decided"],
-            tally[LinkStatus.ENGAGED.value],
-            tally[LinkStatus.TRIAGED.value],
-            tally[LinkStatus.NOT_ENGAGED.value],
-            tally["pending"],
+            transfers=sum(tally.values()),
+            decided=sum(tally[c] for c in DECIDED),
+            **{column: tally[column] for column in COLUMNS},
         )
         for group, tally in sorted(counts.items())
     ]
+
+
+DECIDED = ("engaged", "triaged", "not_engaged")
+COLUMNS = (*DECIDED, "engaged_window_open", "triaged_window_open", "pending")
+
+
+def column_of(link: TransferLink, today: date) -> str:
+    """The one column a transfer is counted in."""
+    if link.status is LinkStatus.PENDING:
+        return "pending"
+    # Not engaged is only ever decided when the window closes.
+    if link.window_end_date < today or link.status is LinkStatus.NOT_ENGAGED:
+        return link.status.value
+    return f"{link.status.value}_window_open"

@@ -9,9 +9,9 @@ from prometheus_client.registry import Collector
 
 from ndtms.clocks import Clock, today_in_england
 from ndtms.contract.links import TransferLink
-from services.linker.indicator import Grouping, indicator
+from services.linker.indicator import COLUMNS, Grouping, indicator
 
-MEASURES = ("transfers", "decided", "engaged", "triaged", "not_engaged", "pending")
+MEASURES = ("transfers", "decided", *COLUMNS)
 
 
 class IndicatorCollector(Collector):

@@ -53,8 +53,20 @@ def render() -> str:
         "",
         "| code | severity | fields | rule |",
         "|---|---|---|---|",
-        f"| {exit_dates.RULE} | warning | {exit_dates.FIELD} | No community triage in the "
-        f"{exit_dates.LOOKBACK_DAYS} days before a recorded release (after the reception): one "
-        "there means the exit date was probably recorded late, and the triage does not count. |",
+        f"| {exit_dates.RULE} | warning | {exit_dates.FIELD} | {LINKER_RULE} |",
     ]
     return "\n".join(lines) + "\n"
+
+
+LINKER_RULE = (
+    f"No community triage in the {exit_dates.LOOKBACK_DAYS} days before a recorded release (after the "
+    "reception): one there means the exit date was probably recorded late, and the triage does not count."
+)
+
+
+def descriptions() -> dict[str, str]:
+    """Every rule code with its one-line description, for screens that show codes."""
+    found = {rule.code: rule.summary for rule in CATALOGUE}
+    found |= {rule.code: rule.summary for rule in PERSON_CATALOGUE}
+    found[exit_dates.RULE] = LINKER_RULE
+    return found

@@ -15,11 +15,22 @@ from ndtms.contract.findings import Severity, ValidationReport
 
 
 @dataclass(frozen=True)
+class OpenFinding:
+    """One finding open now: the episode and revision it is on, the field, what to fix."""
+
+    episode_id: str
+    revision: int
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
 class RuleSummary:
     rule: str
     severity: Severity
     count: int
     episodes: tuple[str, ...]
+    findings: tuple[OpenFinding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,17 +52,27 @@ def current_reports(reports: Iterable[ValidationReport]) -> dict[tuple[str, str,
 
 
 def open_findings(reports: Iterable[ValidationReport], provider: str | None = None) -> list[ProviderSummary]:
-    by_provider: dict[str, dict[tuple[str, Severity], set[str]]] = defaultdict(lambda: defaultdict(set))
+    by_provider: dict[str, dict[tuple[str, Severity], list[OpenFinding]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for (provider_id, episode_id, _), report in current_reports(reports).items():
         if provider is not None and provider_id != provider:
             continue
         for finding in report.findings:
-            by_provider[provider_id][(finding.rule, finding.severity)].add(episode_id)
+            by_provider[provider_id][(finding.rule, finding.severity)].append(
+                OpenFinding(episode_id, report.revision, finding.field, finding.message)
+            )
     summaries = []
     for provider_id, rules in sorted(by_provider.items()):
         rule_summaries = tuple(
-            RuleSummary(rule, severity, len(episodes), tuple(sorted(episodes)))
-            for (rule, severity), episodes in sorted(rules.items(), key=lambda item: (item[0][1], item[0][0]))
+            RuleSummary(
+                rule,
+                severity,
+                len({f.episode_id for f in found}),
+                tuple(sorted({f.episode_id for f in found})),
+                tuple(sorted(found, key=lambda f: (f.episode_id, f.field))),
+            )
+            for (rule, severity), found in sorted(rules.items(), key=lambda item: (item[0][1], item[0][0]))
         )
         summaries.append(
             ProviderSummary(

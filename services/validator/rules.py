@@ -178,6 +178,18 @@ def _triage_after_referral(subject: RuleInput) -> Iterator[tuple[str, str]]:
         )
 
 
+def _intervention_ids_unique(subject: RuleInput) -> Iterator[tuple[str, str]]:
+    first_at: dict[str, int] = {}
+    for index, intervention in enumerate(subject.update.interventions):
+        earlier = first_at.setdefault(intervention.intervention_id, index)
+        if earlier != index:
+            yield (
+                f"interventions[{index}].intervention_id",
+                f"{intervention.intervention_id!r} is also the id of interventions[{earlier}]: give each "
+                "intervention of an episode its own id",
+            )
+
+
 def _intervention_after_referral(subject: RuleInput) -> Iterator[tuple[str, str]]:
     u = subject.update
     if u.referral_date is None:
@@ -396,6 +408,13 @@ CATALOGUE: tuple[Rule, ...] = (
     Rule("ATT006", E, ("client.consent",), "The client consented to NDTMS recording.", _consent),
     Rule("DAT001", E, ("*_date",), "No date is after recorded_at.", _no_future_dates),
     Rule("DAT002", E, ("triage_date",), "Triage is not before referral.", _triage_after_referral),
+    Rule(
+        "INT001",
+        E,
+        ("interventions[].intervention_id",),
+        "Each intervention of an episode has its own id.",
+        _intervention_ids_unique,
+    ),
     Rule(
         "DAT003",
         E,

@@ -44,7 +44,7 @@ def test_csv_extracts_from_the_command_line_become_links(ndtms: Ndtms, tmp_path:
     seen.write_text(f"{HEADER}\n{COMMUNITY_ROW}\nCMTY011,CSV-C2,C\n")
     published = ndtms("publish", str(seen), "--provider", "CMTY011", check=False)
     assert published.returncode == 1
-    assert "row 3: row 3 has 3 fields; the header has 19" in published.stdout
+    assert "row 3: the row has 3 fields; the header has 19" in published.stdout
     link = wait_for(ndtms, "links", "PRISON09/CSV-P1", lambda r: r["value"]["status"] == "engaged")
     assert link[-1]["value"]["days_to_engagement"] == 8
     missing = ndtms("publish", str(tmp_path / "nope.csv"), "--provider", "P", check=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -37,7 +38,7 @@ NOW = datetime(2024, 6, 1, tzinfo=UTC)
 class Ingest:
     def __init__(self, platform: PlatformSettings, tmp_path: Path):
         settings = IngestSettings(**platform.model_dump(), ingest_ledger_url=f"sqlite:///{tmp_path / 'l.db'}")
-        producer = Producer(platform.producer_config())
+        producer = self.producer = Producer(platform.producer_config())
         self.codec = AvroTranscoder(registry_client(platform.registry_url), RAW, EpisodeUpdate)
         credentials = CredentialStore(tmp_path / "credentials.json")
         _, key = credentials.issue("vendor", ("CMTY001",), operations=False, now=NOW)
@@ -81,8 +82,11 @@ class Ingest:
 
 
 @pytest.fixture
-def ingest(platform: PlatformSettings, tmp_path: Path) -> Ingest:
-    return Ingest(platform, tmp_path)
+def ingest(platform: PlatformSettings, tmp_path: Path) -> Iterator[Ingest]:
+    service = Ingest(platform, tmp_path)
+    yield service
+    # A producer left open outlives the broker and logs connection failures after the summary.
+    service.producer.close()
 
 
 def episode(n: int, **overrides: Any) -> dict[str, Any]:
@@ -109,7 +113,7 @@ def test_keys_and_providers(ingest: Ingest) -> None:
         ingest.client.post("/v1/episodes", json=one, headers={"X-API-Key": "ndtms_nope"}).status_code == 401
     )
     forbidden = ingest.client.post("/v1/episodes", json=[one, episode(2)], headers=ingest.other)
-    assert forbidden.status_code == 403 and "CMTY001" in forbidden.json()["error"]
+    assert forbidden.status_code == 403 and "CMTY001" in forbidden.json()["detail"]
     assert (
         ingest.client.post("/v1/extracts?provider=CMTY001", content=b"x", headers=ingest.other).status_code
         == 403
@@ -121,14 +125,17 @@ def test_keys_and_providers(ingest: Ingest) -> None:
     ("body", "status", "says"),
     [
         (b'{"provider_id": "CMTY001", "episode_id"', 400, "not valid JSON"),
-        (b"\xff\xfe\x00", 400, "not UTF-8 JSON"),
-        (b"[]", 422, "empty batch"),
+        (b"\xff\xfe\x00", 400, "not UTF-8"),
+        (b"[]", 422, "the batch is empty"),
+        # A RecursionError in the JSON decoder was a 500 with a plain-text traceback.
+        (b"[" * 1000 + b"]" * 1000, 400, "nests arrays or objects too deeply"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nests arrays or objects too deeply"),
         (b"", 400, "the body is empty"),
         (b'{"provider_id": 7}', 422, "provider_id"),
         (json.dumps({**community(), "setting": "moon"}).encode(), 422, "setting"),
         (json.dumps({**community(), "revision": 0}).encode(), 422, "revision"),
         (b" " * (50 * 1024 * 1024), 413, "over the limit of 5242880 bytes"),
-        (json.dumps([community()] * 1001).encode(), 413, "batch of 1001"),
+        (json.dumps([community()] * 1001).encode(), 422, "the batch has 1001 records; the limit is 1000"),
     ],
 )
 def test_bad_bodies_get_a_precise_answer(ingest: Ingest, body: bytes, status: int, says: str) -> None:
@@ -136,7 +143,37 @@ def test_bad_bodies_get_a_precise_answer(ingest: Ingest, body: bytes, status: in
         "/v1/episodes", content=body, headers={**ingest.auth, "Content-Type": "application/json"}
     )
     assert response.status_code == status
-    assert says in response.text
+    assert_problem(response, status, says)
+    assert ingest.arrived() == []
+
+
+def assert_problem(response: Any, status: int, says: str) -> None:
+    """RFC 9457: the same object for every refusal, saying what is wrong."""
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and says in body["detail"], body
+    assert body["type"] == "about:blank" and isinstance(body["errors"], list)
+
+
+def test_refusals_of_every_kind_have_one_shape(ingest: Ingest) -> None:
+    client, auth = ingest.client, ingest.auth
+    assert_problem(client.post("/v1/episodes", json=episode(1)), 401, "a valid API key is required")
+    assert_problem(client.post("/v1/episodes", json=episode(1), headers=ingest.other), 403, "may not publish")
+    assert_problem(client.get("/v1/nothing", headers=auth), 404, "Not Found")
+    assert_problem(client.delete("/v1/episodes", headers=auth), 405, "Method Not Allowed")
+    # FastAPI's own answer was a raw list under "detail".
+    missing = client.post("/v1/extracts", content=b"AGNCY\n", headers=auth)
+    assert_problem(missing, 422, "query.provider: is required")
+    assert missing.json()["errors"] == [{"path": "query.provider", "message": "is required"}]
+    one = client.post("/v1/episodes", json=episode(1, revision=0), headers=auth)
+    assert_problem(one, 422, "revisions start at 1")
+    assert one.json()["results"][0]["problems"][0]["path"] == "revision"
+
+
+def test_a_batch_is_answered_per_record_even_when_every_record_is_rejected(ingest: Ingest) -> None:
+    response = ingest.client.post("/v1/episodes", json=[{"revision": 1}, 7], headers=ingest.auth)
+    assert response.status_code == 207
+    assert [r["status"] for r in response.json()["results"]] == ["rejected", "rejected"]
     assert ingest.arrived() == []
 
 
@@ -169,10 +206,10 @@ def test_bad_extracts_get_a_precise_answer(ingest: Ingest) -> None:
     def post(body: bytes) -> Any:
         return ingest.client.post("/v1/extracts?provider=CMTY001", content=body, headers=ingest.auth)
 
-    assert "the file is empty" in post(b"").json()["error"]
-    assert "unknown column(s) EXTRA" in post(b"AGNCY,EPISODID,EXTRA\n").json()["error"]
+    assert_problem(post(b""), 422, "the file is empty")
+    assert_problem(post(b"AGNCY,EPISODID,EXTRA\n"), 422, "unknown column(s) EXTRA")
     short = post(csv_of("CMTY001,E1,C"))
-    assert short.status_code == 422 and short.json()["rejections"][0]["row"] == 2
+    assert short.status_code == 207 and short.json()["rejections"][0]["row"] == 2
     assert ingest.arrived() == []
 
 

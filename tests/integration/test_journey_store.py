@@ -65,7 +65,10 @@ def test_one_clients_journeys_and_custody(api: tuple[TestClient, dict[str, str],
     assert "date_of_birth" not in str(body) and "first_initial" not in str(body)
     assert client.get(f"/v1/clients/{'c' * 32}/journeys", headers=operator).status_code == 404
     bad = client.get("/v1/clients/not-a-key/journeys", headers=operator)
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["path", "client_key"]
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["errors"][0]["path"] == "path.client_key"
+    missing = client.get(f"/v1/clients/{'c' * 32}/journeys", headers=operator).json()
+    assert missing["status"] == 404 and missing["detail"] == f"no journeys for client key {'c' * 32}"
 
 
 @pytest.mark.parametrize(
@@ -97,6 +100,30 @@ def test_listing_pages(api: tuple[TestClient, dict[str, str], dict[str, str]]) -
     assert client.get("/v1/journeys?page=0", headers=operator).status_code == 422
     assert client.get("/v1/journeys?page_size=501", headers=operator).status_code == 422
     assert client.get("/v1/journeys?status=lost", headers=operator).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        # Was a 500: OverflowError converting the offset to an SQLite INTEGER.
+        (
+            "page=200000000000000000",
+            "query.page: got '200000000000000000'; expected a number at most 1000000",
+        ),
+        # Was accepted as 1970-01-01: a Unix timestamp is not a date.
+        ("started_to=0", "query.started_to: '0' is not a date: write it as YYYY-MM-DD"),
+        ("started_from=2024-02-30", "query.started_from: there is no 30 February 2024"),
+        ("started_from=2024-03-01T00:00:00", "write it as YYYY-MM-DD"),
+        ("provider=a%20b", "query.provider: got 'a b'; use 1 to 40 letters"),
+    ],
+)
+def test_bad_queries_are_refused_with_a_problem(
+    api: tuple[TestClient, dict[str, str], dict[str, str]], query: str, says: str
+) -> None:
+    client, operator, _ = api
+    response = client.get(f"/v1/journeys?{query}", headers=operator)
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert says in response.json()["detail"], response.json()
 
 
 def test_only_operations_keys_may_query(

@@ -56,7 +56,20 @@ def test_denominator_is_decided_transfers_in_the_rolling_year() -> None:
         3,
         1,
     )
+    assert (row.engaged_window_open, row.triaged_window_open) == (1, 0)
     assert row.rate == pytest.approx(1 / 5)
+
+
+def test_every_release_is_in_exactly_one_column() -> None:
+    statuses = list(LinkStatus)
+    links = [
+        link(n, date(2025, 1, 1) + timedelta(days=n * 3), statuses[n % len(statuses)]) for n in range(60)
+    ]
+    for by in Grouping:
+        for row in indicator(links, TODAY, by):
+            columns = (row.engaged, row.triaged, row.not_engaged, row.engaged_window_open)
+            assert sum(columns) + row.triaged_window_open + row.pending == row.transfers
+            assert row.engaged + row.triaged + row.not_engaged == row.decided
 
 
 def test_grouped_by_prison_and_by_destination() -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import logging
 
-from ndtms.logs import JsonFormatter
+import pytest
+from fastapi import FastAPI
+
+from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING
+from ndtms.logs import JsonFormatter, logging_config, start_service_logging
+from ndtms.web.serving import server_config
 
 
 def test_a_line_carries_correlation_fields_and_drops_anything_else() -> None:
@@ -24,3 +29,21 @@ def test_a_line_carries_correlation_fields_and_drops_anything_else() -> None:
         3,
     )
     assert "date_of_birth" not in line and "client_key" not in line
+
+
+def test_a_service_on_the_development_key_says_so_first_in_its_json_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    start_service_logging("ndtms-ingest", uses_development_key=True)
+    [line] = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
+    assert (line["level"], line["service"]) == ("warning", "ndtms-ingest")
+    assert line["message"] == DEVELOPMENT_KEY_WARNING
+    start_service_logging("ndtms-ingest", uses_development_key=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_an_unexpected_error_in_a_web_answer_is_one_json_line() -> None:
+    """uvicorn's own config printed tracebacks as plain text beside the JSON lines."""
+    config = server_config(FastAPI(), "127.0.0.1", 0, "ndtms-journey")
+    expected = logging_config("ndtms-journey")
+    assert config.log_config == expected and expected["formatters"]["json"]["()"] is JsonFormatter

@@ -53,12 +53,3 @@ def test_rules_document_is_generated_from_the_catalogue() -> None:
     assert document.read_text() == render(), (
         "docs/validation-rules.md is stale: run `ndtms rules > docs/validation-rules.md`"
     )
-
-
-def test_ingest_openapi_document_is_current() -> None:
-    from services.ingest.openapi import DOCUMENT, render  # noqa: PLC0415 - only this test needs FastAPI
-
-    assert DOCUMENT.read_text() == render(), (
-        "docs/ingest-openapi.json is stale: run "
-        "`.venv/bin/python -m services.ingest.openapi > docs/ingest-openapi.json`"
-    )

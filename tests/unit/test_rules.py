@@ -52,6 +52,21 @@ CASES = [
     ("DAT001", community(recorded_at="2024-03-07T23:59:00Z"), community(recorded_at="2024-03-08T00:00:00Z")),
     ("DAT002", community(triage_date="2024-03-04"), community(triage_date="2024-03-05")),
     (
+        "INT001",
+        community(
+            interventions=[
+                {"intervention_id": "I1", "type": "psychosocial", "start_date": "2024-03-05"},
+                {"intervention_id": "I1", "type": "pharmacological", "start_date": "2024-03-06"},
+            ]
+        ),
+        community(
+            interventions=[
+                {"intervention_id": "I1", "type": "psychosocial", "start_date": "2024-03-05"},
+                {"intervention_id": "i1", "type": "pharmacological", "start_date": "2024-03-06"},
+            ]
+        ),
+    ),
+    (
         "DAT003",
         community(
             referral_date="2024-03-06",

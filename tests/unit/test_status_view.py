@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from ndtms.cli import status_tables
+from ndtms.cli.status import status_tables
 from ndtms.status_view import Trend, services_view, silent_providers, topic_rates
 
 

@@ -1,4 +1,4 @@
-"""`ndtms journeys show CLIENT_KEY` and `ndtms journeys rebuild`."""
+"""`ndtms journeys show CLIENT_KEY | --provider P --episode E` and `ndtms journeys rebuild`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 
+from ndtms.cli.command import CommandFailed, settings
+from ndtms.cli.credentials import operator_key
 from ndtms.clocks import clock_from
 from ndtms.contract.settings import PlatformSettings
-from ndtms.credentials_cli import operator_key
 from ndtms.localrun.services import SERVICES, process_of, start_all
 from services.journey.rebuild import rebuild
 from services.journey.settings import JourneySettings
@@ -19,23 +20,29 @@ from services.journey.settings import JourneySettings
 JOURNEY = next(s for s in SERVICES if s.name == "journey")
 
 
-class JourneyCommandFailed(Exception):
-    pass
-
-
-def fetch_journeys(settings: PlatformSettings, client_key: str) -> dict[str, Any]:
-    url = f"http://{settings.service_host}:{settings.journey_port}/v1/clients/{client_key}/journeys"
+def fetch_journeys(platform: PlatformSettings, path: str) -> dict[str, Any]:
+    """One person's journeys from the journey service's query API (`path` under /v1)."""
+    url = f"http://{platform.service_host}:{platform.journey_port}/v1/{path}"
     try:
-        response = httpx.get(url, headers={"Authorization": f"Bearer {operator_key(settings)}"}, timeout=10)
+        response = httpx.get(url, headers={"Authorization": f"Bearer {operator_key(platform)}"}, timeout=10)
     except httpx.HTTPError as exc:
-        raise JourneyCommandFailed(
-            f"the journey service at {url} does not answer ({exc}); is it up?"
-        ) from exc
+        raise CommandFailed(f"the journey service at {url} does not answer ({exc}); is it up?") from exc
     if response.status_code != 200:
-        detail = response.json().get("detail") if response.content else response.reason_phrase
-        raise JourneyCommandFailed(f"{response.status_code}: {detail}")
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.reason_phrase
+        raise CommandFailed(str(detail))
     found: dict[str, Any] = response.json()
     return found
+
+
+def _who(args: argparse.Namespace) -> str:
+    if args.client_key and not (args.provider or args.episode):
+        return f"clients/{args.client_key}/journeys"
+    if args.provider and args.episode and not args.client_key:
+        return f"providers/{args.provider}/episodes/{args.episode}/journeys"
+    raise CommandFailed("say whose journeys: a CLIENT_KEY, or --provider CODE --episode EPISODE_ID")
 
 
 def timeline(record: dict[str, Any]) -> list[str]:
@@ -79,23 +86,24 @@ def timeline(record: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run(settings: PlatformSettings, args: argparse.Namespace) -> int:
+def cmd_journeys(args: argparse.Namespace) -> int:
+    platform = settings()
     if args.action == "show":
-        record = fetch_journeys(settings, args.client_key)
+        record = fetch_journeys(platform, _who(args))
         print(json.dumps(record) if args.json else "\n".join(timeline(record)))
         return 0
-    journey_settings = JourneySettings(**settings.model_dump())
+    journey_settings = JourneySettings(**platform.model_dump())
     if args.into:
         journey_settings = journey_settings.model_copy(update={"database_url": args.into})
-        summary = rebuild(journey_settings, clock_from(settings.clock_file), publish=False)
+        summary = rebuild(journey_settings, clock_from(platform.clock_file), publish=False)
     else:
-        process = process_of(JOURNEY, settings)
+        process = process_of(JOURNEY, platform)
         was_running = process.stop(timeout=30)
         try:
-            summary = rebuild(journey_settings, clock_from(settings.clock_file), publish=True)
+            summary = rebuild(journey_settings, clock_from(platform.clock_file), publish=True)
         finally:
             if was_running:
-                start_all(settings)
+                start_all(platform)
     if args.json:
         print(json.dumps(asdict(summary)))
     else:
@@ -106,11 +114,15 @@ def run(settings: PlatformSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any, handler: Any) -> None:
+def register(sub: Any) -> None:
     p = sub.add_parser("journeys", help="a person's treatment journeys; rebuild the journey store")
     actions = p.add_subparsers(dest="action", required=True)
-    show = actions.add_parser("show", help="a readable timeline of one client's journeys")
-    show.add_argument("client_key")
+    show = actions.add_parser(
+        "show", help="a readable timeline of one client's journeys, by client key or by one of their episodes"
+    )
+    show.add_argument("client_key", nargs="?", help="the client key (32 hex characters)")
+    show.add_argument("--provider", metavar="CODE", help="with --episode: find the person by an episode")
+    show.add_argument("--episode", metavar="EPISODE_ID", help="the provider's own episode id")
     show.add_argument("--json", action="store_true")
     again = actions.add_parser(
         "rebuild",
@@ -120,4 +132,4 @@ def add_parser(sub: Any, handler: Any) -> None:
         "--into", metavar="DATABASE_URL", help="rebuild into another database, publish nothing"
     )
     again.add_argument("--json", action="store_true")
-    p.set_defaults(func=handler)
+    p.set_defaults(func=cmd_journeys)

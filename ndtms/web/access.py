@@ -9,14 +9,15 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ndtms.access import Credential, CredentialStore
+from ndtms.web.problems import problem_responses
 
 BEARER = HTTPBearer(auto_error=False, description="An API key issued with `ndtms credentials issue`.")
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, as a header.")
 
-UNAUTHORISED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no API key, or one that is unknown or revoked"},
-    403: {"description": "the key does not have the role or provider this request needs"},
-}
+UNAUTHORISED: dict[int | str, dict[str, Any]] = problem_responses(
+    s401="no API key, or one that is unknown or revoked",
+    s403="the key does not have the role or provider this request needs",
+)
 
 
 def authenticated(store: CredentialStore) -> Callable[..., Credential]:

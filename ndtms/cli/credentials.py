@@ -1,4 +1,4 @@
-"""`ndtms credentials`: issue, list and revoke API keys (see ndtms.access)."""
+"""`ndtms credentials issue | list | revoke`: API keys for vendors and operators (see ndtms.access)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ndtms.access import CredentialStore, UnknownCredential
+from ndtms.cli.command import CommandFailed, settings
 from ndtms.contract.settings import PlatformSettings
 
 LOCAL_OPERATOR = "local-operator"
-
-
-class CredentialCommandFailed(Exception):
-    pass
 
 
 def operator_key_file(settings: PlatformSettings) -> Path:
@@ -45,19 +42,19 @@ def operator_key(settings: PlatformSettings) -> str:
     path = operator_key_file(settings)
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    raise CredentialCommandFailed(
+    raise CommandFailed(
         "no API key: set NDTMS_API_KEY to an operations key, or run `ndtms up` to make a local one"
     )
 
 
-def run(settings: PlatformSettings, args: argparse.Namespace) -> int:
-    store = CredentialStore(settings.credential_store_path)
+def cmd_credentials(args: argparse.Namespace) -> int:
+    store = CredentialStore(settings().credential_store_path)
     now = datetime.now(UTC)
     if args.action == "issue":
         try:
             credential, key = store.issue(args.name, tuple(args.provider or ()), args.operations, now)
         except ValueError as exc:
-            raise CredentialCommandFailed(str(exc)) from exc
+            raise CommandFailed(str(exc)) from exc
         shown: dict[str, Any] = {**credential.public(), "key": key}
         if args.json:
             print(json.dumps(shown))
@@ -72,7 +69,7 @@ def run(settings: PlatformSettings, args: argparse.Namespace) -> int:
         try:
             revoked = store.revoke(args.id, now)
         except UnknownCredential as exc:
-            raise CredentialCommandFailed(f"no credential {args.id}; see `ndtms credentials list`") from exc
+            raise CommandFailed(f"no credential {args.id}; see `ndtms credentials list`") from exc
         print(f"Revoked credential {revoked.id} ({revoked.name}); services refuse it from now on.")
         return 0
     listed = [c.public() for c in store.all()]
@@ -88,7 +85,7 @@ def run(settings: PlatformSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any, handler: Any) -> None:
+def register(sub: Any) -> None:
     p = sub.add_parser("credentials", help="issue, list and revoke API keys for vendors and operators")
     actions = p.add_subparsers(dest="action", required=True)
     issue = actions.add_parser("issue", help="a new key, shown once")
@@ -102,4 +99,4 @@ def add_parser(sub: Any, handler: Any) -> None:
     revoke.add_argument("id")
     listing = actions.add_parser("list", help="every credential, without keys")
     listing.add_argument("--json", action="store_true")
-    p.set_defaults(func=handler)
+    p.set_defaults(func=cmd_credentials)

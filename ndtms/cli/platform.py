@@ -1,0 +1,168 @@
+"""`ndtms fetch | kafka | registry | up | init | down | demo`: the platform on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from ndtms.cli.command import CommandFailed, settings
+from ndtms.cli.credentials import ensure_local_operator
+from ndtms.cli.publishing import publish_file
+from ndtms.cli.topics import tail
+from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING, PlatformSettings
+from ndtms.contract.topics import CATALOGUE, resolve
+from ndtms.contract.transcoding import registry_client, transcoder_for
+from ndtms.localrun.artifacts import fetch_kafka, fetch_registry
+from ndtms.localrun.kafka import LocalKafka
+from ndtms.localrun.registry import LocalRegistry
+from ndtms.localrun.services import start_all, stop_all
+from ndtms.localrun.topics import ClusterUnreachable, ensure_topics
+from ndtms.synthetic import demo_feed
+
+
+def cmd_fetch(_args: argparse.Namespace) -> int:
+    print(f"Kafka libraries: {fetch_kafka()}")
+    print(f"Schema registry: {fetch_registry()}")
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    kafka = LocalKafka(settings())
+    if args.action == "start":
+        print(f"Kafka (KRaft) ready at {kafka.start()}; log: {kafka.process.log_file}")
+    else:
+        print("Kafka stopped" if kafka.stop() else "Kafka was not running")
+    return 0
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    registry = LocalRegistry(settings())
+    if args.action == "start":
+        print(f"Schema registry ready at {registry.start()}; log: {registry.process.log_file}")
+    else:
+        print("Schema registry stopped" if registry.stop() else "Schema registry was not running")
+    return 0
+
+
+def bring_up(platform: PlatformSettings) -> None:
+    if platform.uses_local_kafka:
+        print(f"Kafka: starting the local broker at {LocalKafka(platform).start()}")
+    else:
+        print(f"Kafka: using {platform.bootstrap_servers}")
+    if platform.uses_local_registry:
+        print(f"Schema registry: starting the local registry at {LocalRegistry(platform).start()}")
+    else:
+        print(f"Schema registry: using {platform.registry_url}")
+    created = ensure_topics(platform.kafka_client_config())
+    print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
+    register_schemas(platform)
+    key_file = ensure_local_operator(platform)
+    print(f"Operator key for this machine's ndtms commands: {key_file}")
+    start_all(platform)
+    print("Services: ingest, validator, journey and linker are running and healthy")
+    warn_if_development_key(platform)
+
+
+def warn_if_development_key(platform: PlatformSettings) -> None:
+    if platform.uses_development_key:
+        print(f"WARNING: {DEVELOPMENT_KEY_WARNING}", file=sys.stderr)
+
+
+def register_schemas(platform: PlatformSettings) -> None:
+    registry = registry_client(platform.registry_url)
+    for spec in CATALOGUE:
+        if spec.value_schema is not None:
+            transcoder_for(registry, spec).register()
+
+
+def cmd_init(_args: argparse.Namespace) -> int:
+    """Topics and schemas on a configured cluster and registry, nothing else (deployments run it once)."""
+    platform = settings()
+    try:
+        created = ensure_topics(platform.kafka_client_config())
+    except ClusterUnreachable as exc:
+        raise CommandFailed(str(exc)) from exc
+    print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
+    register_schemas(platform)
+    print(f"Schemas: registered at {platform.registry_url}")
+    return 0
+
+
+def cmd_up(_args: argparse.Namespace) -> int:
+    bring_up(settings())
+    print("Stop everything with: ndtms down")
+    return 0
+
+
+def cmd_down(_args: argparse.Namespace) -> int:
+    platform = settings()
+    stopped = stop_all(platform)
+    print(f"Services stopped: {', '.join(stopped) or 'none were running'}")
+    if platform.uses_local_registry and LocalRegistry(platform).stop():
+        print("Schema registry stopped")
+    if platform.uses_local_kafka and LocalKafka(platform).stop():
+        print("Kafka stopped")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    platform = settings()
+    bring_up(platform)
+    today = datetime.now(UTC).date()
+    feed = demo_feed(today, people=args.people)
+    path = platform.state_dir / "demo-feed.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in feed))
+    summary = publish_file(platform, path)
+    print(
+        f"Published a synthetic feed ({path}): accepted {summary['accepted']}, rejected {summary['rejected']}"
+    )
+    latest: dict[str, Any] = {}
+    for record in tail(platform, resolve("links"), from_beginning=True, idle_timeout=args.wait):
+        # ndtms.links is compacted: the last record per transfer is its current outcome.
+        if record["value"] is None:
+            latest.pop(record["key"], None)
+        else:
+            latest[record["key"]] = record["value"]
+    print(f"Continuity of care, {len(latest)} prison releases (latest outcome per transfer on ndtms.links):")
+    for transfer_id, value in sorted(latest.items()):
+        days = value["days_to_engagement"]
+        detail = f" after {days} days" if days is not None else ""
+        print(
+            f"  {transfer_id:<20} released {value['prison_exit_date']} to {value['exit_destination_la']}: "
+            f"{value['status']}{detail}"
+        )
+    counts = Counter(v["status"] for v in latest.values())
+    print("  " + ", ".join(f"{status}: {n}" for status, n in sorted(counts.items())))
+    print("Everything is still running: try `ndtms status` or `ndtms tail links`; stop it with `ndtms down`.")
+    warn_if_development_key(platform)
+    return 0
+
+
+def register(sub: Any) -> None:
+    sub.add_parser("fetch", help="fetch Kafka and the schema registry from Maven Central").set_defaults(
+        func=cmd_fetch
+    )
+    for name, func in (("kafka", cmd_kafka), ("registry", cmd_registry)):
+        p = sub.add_parser(name, help=f"start or stop the local {name}")
+        p.add_argument("action", choices=("start", "stop"))
+        p.set_defaults(func=func)
+    sub.add_parser("up", help="start broker, registry, topics and the four services").set_defaults(
+        func=cmd_up
+    )
+    sub.add_parser(
+        "init", help="create the topics and register the schemas on the configured cluster and registry"
+    ).set_defaults(func=cmd_init)
+    sub.add_parser("down", help="stop the services (and the local broker and registry)").set_defaults(
+        func=cmd_down
+    )
+    p = sub.add_parser("demo", help="bring everything up and run a synthetic feed through it")
+    p.add_argument("--people", type=int, default=12)
+    p.add_argument(
+        "--wait", type=float, default=15.0, help="seconds without new links before the demo stops reading"
+    )
+    p.set_defaults(func=cmd_demo)
