@@ -26,12 +26,20 @@ from services.validator.catalogue_doc import descriptions
 Labels = frozenset[tuple[str, str]]
 Series = dict[tuple[str, Labels], float]
 HOUR = 3600.0
+UPLOT = Path(__file__).parent / "vendor" / "uplot"
 PAGE = Path(__file__).with_name("dashboard.html")
 
 
 def dashboard_page() -> str:
-    """The page: plain HTML, CSS and script in one file, nothing fetched from elsewhere."""
-    return PAGE.read_text(encoding="utf-8")
+    """The page: HTML, CSS and script in one answer with the charting library inlined.
+
+    Nothing is fetched from elsewhere: operations networks often have no internet.
+    """
+    return (
+        PAGE.read_text(encoding="utf-8")
+        .replace("/*UPLOT_CSS*/", (UPLOT / "uPlot.min.css").read_text(encoding="utf-8"))
+        .replace("/*UPLOT_JS*/", (UPLOT / "uPlot.iife.min.js").read_text(encoding="utf-8"))
+    )
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,8 @@ def cmd_credentials(args: argparse.Namespace) -> int:
             print(json.dumps(shown))
         else:
             print(f"Issued credential {credential.id} ({credential.name}).")
-            print(
-                f"  providers: {', '.join(credential.providers) or '-'}; operations: {credential.operations}"
-            )
+            role = "yes" if credential.operations else "no"
+            print(f"  providers: {', '.join(credential.providers) or '-'}; operations role: {role}")
             print(f"  key (shown once, store it now): {key}")
         return 0
     if args.action == "revoke":
@@ -79,7 +78,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     print(f"{'id':<14} {'name':<24} {'operations':<10} {'revoked':<26} providers")
     for c in store.all():
         print(
-            f"{c.id:<14} {c.name:<24} {c.operations!s:<10} {c.revoked_at or '-':<26} "
+            f"{c.id:<14} {c.name:<24} {'yes' if c.operations else 'no':<10} {c.revoked_at or '-':<26} "
             f"{', '.join(c.providers) or '-'}"
         )
     return 0

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ndtms.web.pages import HEALTH_RESPONSES, METRICS_MEDIA_TYPE, Health
-from ndtms.web.problems import PROBLEM_MEDIA_TYPE, Problem, with_problem_schemas
+from ndtms.web.problems import PROBLEM_MEDIA_TYPE, Problem, title_of, with_problem_schemas
 
 STALLED_SECONDS = 120  # a loop that has not come round for this long is not alive
 PAGES = ("/health", "/live", "/metrics")
@@ -66,7 +65,7 @@ def page_handler(
             self, status: int, detail: str, with_body: bool, headers: dict[str, str] | None = None
         ) -> None:
             body = Problem(
-                title=HTTPStatus(status).phrase,
+                title=title_of(status),
                 status=status,
                 detail=detail,
                 instance=self.path.split("?", 1)[0],

@@ -24,6 +24,8 @@ from ndtms.contract.explanations import explain
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# RFC 9110's names where Python's HTTPStatus still has the older ones.
+TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
 
 
@@ -58,7 +60,7 @@ def problem(
 ) -> JSONResponse:
     body = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": title_of(status),
         "status": status,
         "detail": detail,
         **({"instance": instance} if instance else {}),
@@ -66,6 +68,10 @@ def problem(
         **(extensions or {}),
     }
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def title_of(status: int) -> str:
+    return TITLES.get(status) or HTTPStatus(status).phrase
 
 
 def problem_responses(**descriptions: str) -> dict[int | str, dict[str, Any]]:

@@ -32,12 +32,41 @@ def readable(text: str) -> str:
     return text
 
 
-def test_the_development_key_warning_is_on_the_terminal(ndtms: Ndtms) -> None:
+def test_the_demo_says_what_it_did_and_warns_about_the_development_key(ndtms: Ndtms) -> None:
+    # The services run with a real key already; this terminal has none, as on a fresh machine.
     env = {k: v for k, v in ndtms.env.items() if k != "NDTMS_PSEUDONYM_KEY"}
-    # `up` again: everything is running, so it only checks, and warns.
-    up = subprocess.run([NDTMS, "up"], env=env, capture_output=True, text=True, timeout=240, check=True)
-    assert "WARNING: NDTMS_PSEUDONYM_KEY is not set" in up.stderr
+    demo = subprocess.run(
+        [NDTMS, "demo", "--people", "3", "--wait", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert "Continuity of care" in readable(demo.stdout)
+    assert "WARNING: NDTMS_PSEUDONYM_KEY is not set" in demo.stderr
     assert "NDTMS_PSEUDONYM_KEY" not in ndtms("up").stderr  # a real key: no warning
+
+
+def test_keys_are_issued_in_words(ndtms: Ndtms) -> None:
+    issued = ndtms("credentials", "issue", "--name", "Ops C", "--operations").stdout
+    [_, roles, _] = issued.splitlines()
+    assert readable(roles) == "  providers: -; operations role: yes"
+    listed = readable(ndtms("credentials", "list").stdout)
+    assert re.search(r"Ops C\s+yes", listed), listed
+
+
+def test_status_watch_piped_prints_a_reading_per_interval(ndtms: Ndtms) -> None:
+    watching = subprocess.Popen(
+        [NDTMS, "status", "--watch", "--interval", "1"], env=ndtms.env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(12)
+    finally:
+        watching.terminate()
+    out, _ = watching.communicate(timeout=30)
+    assert out.count("reading at") >= 2, out
 
 
 def test_a_vendor_reads_what_to_fix(ndtms: Ndtms, tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ def test_dashboard_shows_services_throughput_findings_and_the_indicator(ndtms: N
         while True:
             page.evaluate("refresh()")
             ready = page.evaluate(
-                """() => document.querySelectorAll('#throughput polyline').length === 4
+                """() => document.querySelectorAll('#throughput .u-legend .u-series').length === 5
+                && document.querySelectorAll('#throughput canvas').length === 1
                 && document.querySelector('#by-prison').innerText.includes('PRISON06')
                 && document.querySelector('#findings').innerText.includes('DAT002')
                 && document.querySelector('#national').innerText.includes('%')"""
@@ -49,6 +50,17 @@ def test_dashboard_shows_services_throughput_findings_and_the_indicator(ndtms: N
                 break
             assert time.monotonic() < deadline, page.inner_text("body")[:2000]
             time.sleep(2)
+        # Charts have a time axis and their unit; every table fits its card at 1,400 pixels.
+        axes = page.evaluate(
+            """() => ['throughput', 'lag']
+                .map(id => [charts[id].plot.scales.x.time, charts[id].plot.axes[1].label])"""
+        )
+        assert axes == [[True, "records/s"], [True, "records"]]
+        overflowing = page.evaluate(
+            """() => [...document.querySelectorAll('table')]
+                .filter(t => t.scrollWidth > t.parentElement.clientWidth).map(t => t.id)"""
+        )
+        assert overflowing == [], f"tables wider than their card: {overflowing}"
         services = page.inner_text("#services")
         assert all(f"{name}: up" in services for name in ("ingest", "validator", "journey", "linker"))
         screenshot = tmp_path / "ops-dashboard.png"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ndtms.dashboard import Reading, parse, summary
+from ndtms.dashboard import Reading, dashboard_page, parse, summary
 
 METRICS_T0 = """
 ndtms_records_consumed_total{service="validator",topic="ndtms.episodes.raw"} 100
@@ -42,3 +42,10 @@ def test_no_readings_yet() -> None:
     result = summary([], ["validator"], now=5.0)
     assert result["throughput"] == {"validator": []} and result["indicator"]["national"] == []
     assert result["at"] == 5.0
+
+
+def test_the_page_carries_its_charting_library_and_fetches_nothing_else() -> None:
+    page = dashboard_page()
+    assert "/*UPLOT_JS*/" not in page and "/*UPLOT_CSS*/" not in page
+    assert "uPlot" in page and ".u-legend" in page
+    assert "<script src" not in page and "<link" not in page
