@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from ndtms.cli import (
+    audit,
     credentials,
     indicator,
     journeys,
@@ -21,7 +22,7 @@ from ndtms.cli import (
 )
 from ndtms.cli.command import CommandFailed
 
-GROUPS = (platform, publishing, topics, status, quality, indicator, credentials, journeys)
+GROUPS = (platform, publishing, topics, status, quality, indicator, credentials, journeys, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

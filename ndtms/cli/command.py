@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+from datetime import UTC, datetime
+
+from ndtms.audit import AuditTrail
 from ndtms.contract.settings import PlatformSettings
 
 
@@ -11,3 +16,12 @@ class CommandFailed(Exception):
 
 def settings() -> PlatformSettings:
     return PlatformSettings()
+
+
+def operator_name() -> str:
+    """Who is running the command, for the audit trail: NDTMS_OPERATOR, else the login name."""
+    return os.environ.get("NDTMS_OPERATOR") or getpass.getuser()
+
+
+def audit_trail(platform: PlatformSettings) -> AuditTrail:
+    return AuditTrail(platform, lambda: datetime.now(UTC))

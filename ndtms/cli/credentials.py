@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ndtms.access import CredentialStore, UnknownCredential
-from ndtms.cli.command import CommandFailed, settings
+from ndtms.access import Credential, CredentialStore, UnknownCredential
+from ndtms.audit import AuditUnavailable
+from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
+from ndtms.contract.audit import AuditAction
 from ndtms.contract.settings import PlatformSettings
 
 LOCAL_OPERATOR = "local-operator"
@@ -26,7 +28,8 @@ def ensure_local_operator(settings: PlatformSettings) -> Path:
     path = operator_key_file(settings)
     if path.exists() and store.authenticate(path.read_text(encoding="utf-8").strip()) is not None:
         return path
-    _, key = store.issue(LOCAL_OPERATOR, (), operations=True, now=datetime.now(UTC))
+    credential, key = store.issue(LOCAL_OPERATOR, (), operations=True, now=datetime.now(UTC))
+    audited_issue(settings, store, credential)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -47,14 +50,33 @@ def operator_key(settings: PlatformSettings) -> str:
     )
 
 
+def describe(credential: Credential) -> str:
+    role = "yes" if credential.operations else "no"
+    return f"{credential.name}; providers: {', '.join(credential.providers) or '-'}; operations role: {role}"
+
+
+def audited_issue(platform: PlatformSettings, store: CredentialStore, credential: Credential) -> None:
+    """A key counts only once its issue is on the audit trail; otherwise it is revoked at once."""
+    trail = audit_trail(platform)
+    try:
+        trail(operator_name(), AuditAction.CREDENTIAL_ISSUED, credential.id, describe(credential))
+    except AuditUnavailable as exc:
+        store.revoke(credential.id, datetime.now(UTC))
+        raise CommandFailed(f"{exc}; the key was revoked at once, so nothing was issued") from exc
+    finally:
+        trail.close()
+
+
 def cmd_credentials(args: argparse.Namespace) -> int:
-    store = CredentialStore(settings().credential_store_path)
+    platform = settings()
+    store = CredentialStore(platform.credential_store_path)
     now = datetime.now(UTC)
     if args.action == "issue":
         try:
             credential, key = store.issue(args.name, tuple(args.provider or ()), args.operations, now)
         except ValueError as exc:
             raise CommandFailed(str(exc)) from exc
+        audited_issue(platform, store, credential)
         shown: dict[str, Any] = {**credential.public(), "key": key}
         if args.json:
             print(json.dumps(shown))
@@ -70,6 +92,14 @@ def cmd_credentials(args: argparse.Namespace) -> int:
         except UnknownCredential as exc:
             raise CommandFailed(f"no credential {args.id}; see `ndtms credentials list`") from exc
         print(f"Revoked credential {revoked.id} ({revoked.name}); services refuse it from now on.")
+        # Revoking is never held up by the trail: a leaked key must stop working whatever else fails.
+        trail = audit_trail(platform)
+        try:
+            trail(operator_name(), AuditAction.CREDENTIAL_REVOKED, revoked.id, describe(revoked))
+        except AuditUnavailable as exc:
+            raise CommandFailed(f"the key is revoked, but {exc}; record the revocation by hand") from exc
+        finally:
+            trail.close()
         return 0
     listed = [c.public() for c in store.all()]
     if args.json:

@@ -14,7 +14,7 @@ from ndtms.cli.credentials import ensure_local_operator
 from ndtms.cli.publishing import publish_file
 from ndtms.cli.topics import tail
 from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING, PlatformSettings
-from ndtms.contract.topics import CATALOGUE, resolve
+from ndtms.contract.topics import CATALOGUE, WITH_ATTRIBUTORS, resolve
 from ndtms.contract.transcoding import registry_client, transcoder_for
 from ndtms.localrun.artifacts import fetch_kafka, fetch_registry
 from ndtms.localrun.kafka import LocalKafka
@@ -57,14 +57,20 @@ def bring_up(platform: PlatformSettings) -> None:
         print(f"Schema registry: starting the local registry at {LocalRegistry(platform).start()}")
     else:
         print(f"Schema registry: using {platform.registry_url}")
-    created = ensure_topics(platform.kafka_client_config())
+    created = ensure_topics(platform.kafka_client_config(), raw_retention_days=platform.raw_retention_days)
     print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
+    print(retention_line(platform))
     register_schemas(platform)
     key_file = ensure_local_operator(platform)
     print(f"Operator key for this machine's ndtms commands: {key_file}")
     start_all(platform)
     print("Services: ingest, validator, journey and linker are running and healthy")
     warn_if_development_key(platform)
+
+
+def retention_line(platform: PlatformSettings) -> str:
+    names = " and ".join(spec.name for spec in WITH_ATTRIBUTORS)
+    return f"Retention of {names} (the only topics with attributors): {platform.raw_retention_days} days"
 
 
 def warn_if_development_key(platform: PlatformSettings) -> None:
@@ -83,10 +89,13 @@ def cmd_init(_args: argparse.Namespace) -> int:
     """Topics and schemas on a configured cluster and registry, nothing else (deployments run it once)."""
     platform = settings()
     try:
-        created = ensure_topics(platform.kafka_client_config())
+        created = ensure_topics(
+            platform.kafka_client_config(), raw_retention_days=platform.raw_retention_days
+        )
     except ClusterUnreachable as exc:
         raise CommandFailed(str(exc)) from exc
     print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
+    print(retention_line(platform))
     register_schemas(platform)
     print(f"Schemas: registered at {platform.registry_url}")
     return 0

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ndtms.contract.topics import DEFAULT_RAW_RETENTION_DAYS
+
 # Only for a laptop: every real deployment sets NDTMS_PSEUDONYM_KEY (see README).
 DEVELOPMENT_PSEUDONYM_KEY = "ndtms-development-key-not-for-real-data"
 DEVELOPMENT_KEY_WARNING = (
@@ -51,6 +53,8 @@ class PlatformSettings(BaseSettings):
     linker_port: int = 18703
     # `ndtms status` calls a provider silent when nothing was accepted from it for this long.
     silent_provider_hours: float = 48.0
+    # How long ndtms.episodes.raw (and ndtms.dlq) keep records: the only topics with attributors.
+    raw_retention_days: int = Field(default=DEFAULT_RAW_RETENTION_DAYS, ge=1, le=3650)
     # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir.
     credentials_file: Path | None = None
     # Stream stages: how often a stage commits its transaction (outputs become visible downstream

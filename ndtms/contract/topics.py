@@ -10,6 +10,7 @@ class KeyKind(StrEnum):
     EPISODE = "provider_id/episode_id"
     CLIENT = "client_key"
     TRANSFER = "transfer_id"
+    SUBJECT = "subject"
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,23 @@ EPISODE_PARTITIONS = 6
 _WEEK_MS = str(7 * 24 * 3600 * 1000)
 _FOREVER = "-1"
 
+DAY_MS = 24 * 3600 * 1000
+DEFAULT_RAW_RETENTION_DAYS = 7
+
 RAW = TopicSpec(
     name="ndtms.episodes.raw",
     short_name="raw",
     key=KeyKind.EPISODE,
     value_schema="episode_update.avsc",
     partitions=EPISODE_PARTITIONS,
-    # Kept for ever: the raw log is the replayable record of everything accepted by ingest.
-    config={"cleanup.policy": "delete", "retention.ms": _FOREVER, "min.insync.replicas": "1"},
+    # The only topic with initials and dates of birth: kept only as long as the validator needs
+    # to read it (NDTMS_RAW_RETENTION_DAYS, see `attributor_retention`). Every later stage and
+    # every rebuild works from the validator's state and ndtms.episodes.valid.
+    config={
+        "cleanup.policy": "delete",
+        "retention.ms": str(DEFAULT_RAW_RETENTION_DAYS * DAY_MS),
+        "min.insync.replicas": "1",
+    },
     purpose="Every episode update accepted by ingest (shape-checked, not yet rule-checked).",
 )
 VALID = TopicSpec(
@@ -86,11 +96,36 @@ DLQ = TopicSpec(
     key=KeyKind.EPISODE,
     value_schema=None,
     partitions=1,
-    config={"cleanup.policy": "delete", "retention.ms": str(90 * 24 * 3600 * 1000)},
+    # As received: a dead letter from the raw topic may hold attributors, so it is kept no longer
+    # than the raw topic itself.
+    config={"cleanup.policy": "delete", "retention.ms": str(DEFAULT_RAW_RETENTION_DAYS * DAY_MS)},
     purpose="Records no service could decode, as received, with the reason in headers.",
 )
 
-CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ)
+AUDIT = TopicSpec(
+    name="ndtms.audit",
+    short_name="audit",
+    key=KeyKind.SUBJECT,
+    value_schema="audit_event.avsc",
+    # One partition: the trail is read in the order things were done.
+    partitions=1,
+    config={"cleanup.policy": "delete", "retention.ms": _FOREVER, "min.insync.replicas": "1"},
+    purpose="Append-only audit trail: credentials issued and revoked, people viewed; who and when.",
+)
+
+CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ, AUDIT)
+# Topics whose records may carry initials and dates of birth: their retention is bounded.
+WITH_ATTRIBUTORS: tuple[TopicSpec, ...] = (RAW, DLQ)
+
+
+def attributor_retention(days: int) -> dict[str, dict[str, str]]:
+    """The retention the attributor topics get, by name: `days` whole days."""
+    return {spec.name: {"retention.ms": str(days * DAY_MS)} for spec in WITH_ATTRIBUTORS}
+
+
+def configured(spec: TopicSpec, raw_retention_days: int) -> dict[str, str]:
+    """A topic's configuration with the attributor retention applied."""
+    return {**spec.config, **attributor_retention(raw_retention_days).get(spec.name, {})}
 
 
 def _state(name: str, key: KeyKind) -> TopicSpec:

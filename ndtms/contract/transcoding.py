@@ -18,11 +18,12 @@ import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 from pydantic import BaseModel, ValidationError
 
+from ndtms.contract.audit import AuditEvent
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.links import TransferLink
-from ndtms.contract.topics import ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
+from ndtms.contract.topics import AUDIT, ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
 from ndtms.contract.trusted import constructor
 from ndtms.contract.unions import union_hints
 
@@ -57,6 +58,7 @@ MODEL_OF_TOPIC: dict[str, type[BaseModel]] = {
     ERRORS.name: ValidationReport,
     JOURNEYS.name: ClientJourneys,
     LINKS.name: TransferLink,
+    AUDIT.name: AuditEvent,
 }
 
 

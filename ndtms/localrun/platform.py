@@ -30,5 +30,5 @@ def platform_running(settings: PlatformSettings, bootstrap: str | None = None) -
                 "schema_registry_url": registry_url,
             }
         )
-        ensure_topics(explicit.kafka_client_config())
+        ensure_topics(explicit.kafka_client_config(), raw_retention_days=explicit.raw_retention_days)
         yield explicit

@@ -6,9 +6,22 @@ import time
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
-from ndtms.contract.topics import CATALOGUE, INTERNAL
+from ndtms.contract.topics import (
+    CATALOGUE,
+    DEFAULT_RAW_RETENTION_DAYS,
+    INTERNAL,
+    attributor_retention,
+    configured,
+)
 
 
 class ClusterUnreachable(RuntimeError):
@@ -16,9 +29,15 @@ class ClusterUnreachable(RuntimeError):
 
 
 def ensure_topics(
-    client_config: dict[str, str | int | float | bool], replication_factor: int = 1
+    client_config: dict[str, str | int | float | bool],
+    replication_factor: int = 1,
+    raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS,
 ) -> list[str]:
-    """Create any missing catalogue (or service-internal) topic; return the names created."""
+    """Create any missing catalogue (or service-internal) topic; return the names created.
+
+    Topics that already exist keep their configuration, except the retention of the topics
+    with attributors, which is set to `raw_retention_days` wherever it differs.
+    """
     errors: list[str] = []
     config: dict[str, Any] = {**client_config, "error_cb": lambda error: errors.append(error.str())}
     admin = AdminClient(config)
@@ -34,11 +53,12 @@ def ensure_topics(
             spec.name,
             num_partitions=spec.partitions,
             replication_factor=replication_factor,
-            config=spec.config,
+            config=configured(spec, raw_retention_days),
         )
         for spec in (*CATALOGUE, *INTERNAL)
         if spec.name not in existing
     ]
+    bound_retention(admin, raw_retention_days, [name for name in attributor_retention(1) if name in existing])
     if not missing:
         return []
     futures = admin.create_topics(missing, operation_timeout=30)
@@ -52,6 +72,48 @@ def ensure_topics(
                 raise
     _wait_for_leaders(admin, created)
     return created
+
+
+def topic_config(admin: AdminClient, name: str) -> dict[str, str]:
+    """A topic's configuration as the broker has it."""
+    [future] = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name)]).values()
+    return {key: entry.value for key, entry in future.result(timeout=30).items()}
+
+
+def bound_retention(admin: AdminClient, days: int, names: list[str]) -> list[str]:
+    """Set the retention of existing attributor topics to `days`; return those changed."""
+    wanted = attributor_retention(days)
+    changed = [
+        name
+        for name in names
+        if topic_config(admin, name).get("retention.ms") != wanted[name]["retention.ms"]
+    ]
+    if not changed:
+        return []
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(
+                    "retention.ms",
+                    wanted[name]["retention.ms"],
+                    incremental_operation=AlterConfigOpType.SET,
+                )
+            ],
+        )
+        for name in changed
+    ]
+    for future in admin.incremental_alter_configs(resources).values():
+        future.result(timeout=30)
+    # The controller has it; the broker's own view follows a moment later. Return only once the
+    # broker reports it, so that what `ndtms init` says is what a describe shows.
+    deadline = time.monotonic() + 30
+    while any(topic_config(admin, n).get("retention.ms") != wanted[n]["retention.ms"] for n in changed):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the broker does not report the new retention of {changed} after 30s")
+        time.sleep(0.2)
+    return changed
 
 
 def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float = 30) -> None:

@@ -113,6 +113,13 @@ def retrying(call: Callable[[], None], attempts: int = 20) -> None:
             time.sleep(min(0.5 * 2**attempt, 5))
 
 
+# Offsets refused because this member is no longer the group's (another took its instance id,
+# or a rebalance moved on without it): the consumer must join again, not seek.
+MEMBERSHIP_LOST = frozenset(
+    {KafkaError.FENCED_INSTANCE_ID, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION}
+)
+
+
 class TransactionHung(RuntimeError):
     """A transactional call outlived its deadline (librdkafka can ignore its own timeout)."""
 
@@ -268,7 +275,11 @@ class StageRunner:
                 log.warning("transaction aborted, input will be processed again: %s", error)
                 retrying(lambda: self.producer.abort_transaction(60))
                 self.in_transaction = False
-                self._rewind()
+                if error.code() in MEMBERSHIP_LOST:
+                    # Our partitions may already be another member's: seeking them would fail.
+                    self._replace_consumer(error)
+                else:
+                    self._rewind()
                 return
             raise  # fenced or fatal: the process stops and its partitions move on
         self.in_transaction = False

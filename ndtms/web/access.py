@@ -5,7 +5,7 @@
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ndtms.access import Credential, CredentialStore
@@ -22,6 +22,7 @@ UNAUTHORISED: dict[int | str, dict[str, Any]] = problem_responses(
 
 def authenticated(store: CredentialStore) -> Callable[..., Credential]:
     def dependency(
+        request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
         header: Annotated[str | None, Depends(API_KEY_HEADER)],
     ) -> Credential:
@@ -34,6 +35,7 @@ def authenticated(store: CredentialStore) -> Callable[..., Credential]:
                 "(operators issue keys with `ndtms credentials issue`)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        request.state.credential = credential  # who is asking, for the audit trail
         return credential
 
     return dependency

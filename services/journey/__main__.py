@@ -7,7 +7,8 @@ import threading
 import uvicorn
 
 from ndtms.access import CredentialStore
-from ndtms.clocks import clock_from
+from ndtms.audit import AuditTrail
+from ndtms.clocks import clock_from, system_clock
 from ndtms.contract.topics import VALID
 from ndtms.dashboard import Sampler
 from ndtms.logs import start_service_logging
@@ -30,6 +31,7 @@ def main() -> None:
         lambda: not processor.stopping.is_set(),
         processor.engine,
         CredentialStore(settings.credential_store_path),
+        AuditTrail(settings, system_clock),
         dashboard.summary,
     )
     server = uvicorn.Server(server_config(app, settings.service_host, settings.journey_port, "ndtms-journey"))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,7 +14,9 @@ from pydantic import BaseModel, BeforeValidator
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ndtms.access import CredentialStore
+from ndtms.access import Credential, CredentialStore
+from ndtms.audit import Audit, AuditUnavailable
+from ndtms.contract.audit import AuditAction
 from ndtms.contract.dates import iso_date
 from ndtms.contract.episodes import IDENTIFIER_PATTERN
 from ndtms.contract.journeys import ClientJourneys, JourneyStatus
@@ -53,6 +55,7 @@ def create_app(
     is_ready: Callable[[], bool],
     engine: Engine,
     credentials: CredentialStore,
+    audit: Audit,
     dashboard: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -83,20 +86,35 @@ def create_app(
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    def recorded(request: Request, action: AuditAction, subject: str, detail: str = "") -> None:
+        """On the audit trail before anything is shown; if it cannot be written, nothing is."""
+        credential: Credential = request.state.credential
+        try:
+            audit(f"{credential.name} ({credential.id})", action, subject, detail)
+        except AuditUnavailable as exc:
+            raise HTTPException(
+                503, detail=f"{exc}; a person is shown only once the view is recorded"
+            ) from exc
+
     @queries.get(
         "/clients/{client_key}/journeys",
         response_model=ClientJourneys,
         responses=problem_responses(
-            s404="no accepted episode of this client key", s422="the client key is not 32 hex characters"
+            s404="no accepted episode of this client key",
+            s422="the client key is not 32 hex characters",
+            s503="the audit trail could not be written, so nothing is shown",
         ),
     )
     def client_journeys(
+        request: Request,
         client_key: Annotated[str, Path(pattern=CLIENT_KEY_PATTERN, description="32 hex characters")],
     ) -> Any:
+        """One person's journeys (the view is recorded on the audit trail)."""
         with Session(engine) as session:
             document = person_document(session, client_key)
         if document is None:
             raise HTTPException(404, detail=f"no journeys for client key {client_key}")
+        recorded(request, AuditAction.PERSON_VIEWED, client_key, "by client key")
         return document
 
     @queries.get(
@@ -105,26 +123,33 @@ def create_app(
         responses=problem_responses(
             s404="no accepted episode with this provider and episode id",
             s422="a provider or episode id that is not an identifier",
+            s503="the audit trail could not be written, so nothing is shown",
         ),
     )
     def episode_journeys(
+        request: Request,
         provider_id: Annotated[str, Path(pattern=IDENTIFIER_PATTERN, examples=["P0001"])],
         episode_id: Annotated[str, Path(pattern=IDENTIFIER_PATTERN, examples=["EP-1001"])],
     ) -> Any:
-        """The journeys of the person an episode belongs to, found by the provider's own ids."""
+        """The journeys of the person an episode belongs to, found by the provider's own ids (audited)."""
         with Session(engine) as session:
             client_key = person_of_episode(session, provider_id, episode_id)
             document = person_document(session, client_key) if client_key else None
-        if document is None:
+        if client_key is None or document is None:
             raise HTTPException(404, detail=f"no accepted episode {provider_id}/{episode_id}")
+        recorded(request, AuditAction.PERSON_VIEWED, client_key, f"by episode {provider_id}/{episode_id}")
         return document
 
     @queries.get(
         "/journeys",
         response_model=JourneyListing,
-        responses=problem_responses(s422="a filter or page parameter is not valid"),
+        responses=problem_responses(
+            s422="a filter or page parameter is not valid",
+            s503="the audit trail could not be written, so nothing is shown",
+        ),
     )
     def journeys(
+        request: Request,
         status: JourneyStatus | None = None,
         provider: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
         started_from: Annotated[IsoDate | None, Query(description="YYYY-MM-DD")] = None,
@@ -132,7 +157,9 @@ def create_app(
         page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     ) -> Any:
+        """Journeys filtered and paged (the listing is recorded on the audit trail)."""
         where = JourneyFilter(status, provider, started_from, started_to)
+        recorded(request, AuditAction.JOURNEYS_LISTED, "journeys", request.url.query)
         with Session(engine) as session:
             found = list_journeys(session, where, page, page_size)
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import create_engine
 
@@ -15,7 +16,10 @@ DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "journey-openapi.json"
 
 def render() -> str:
     # The document depends only on the routes, not on the database or the keys behind them.
-    app = create_app(lambda: True, create_engine("sqlite://"), CredentialStore(Path("unused.json")))
+    unused: Any = None
+    app = create_app(
+        lambda: True, create_engine("sqlite://"), CredentialStore(Path("unused.json")), cast(Any, unused)
+    )
     return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
 
 

@@ -7,9 +7,9 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE, LINKS, RAW
+from ndtms.contract.topics import CATALOGUE, DLQ, LINKS, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
-from ndtms.localrun.topics import ensure_topics
+from ndtms.localrun.topics import ensure_topics, topic_config
 from tests.builders import secure, update
 
 pytestmark = pytest.mark.broker
@@ -23,6 +23,21 @@ def test_topics_exist_with_their_partitions_and_configs(platform: PlatformSettin
         assert len(metadata.topics[spec.name].partitions) == spec.partitions
     [future] = admin.describe_configs([ConfigResource("topic", LINKS.name)]).values()
     assert future.result()["cleanup.policy"].value == "compact"
+
+
+def test_attributor_topics_keep_records_only_as_long_as_the_setting_says(platform: PlatformSettings) -> None:
+    config = platform.kafka_client_config()
+    admin = AdminClient(config)
+    try:
+        assert ensure_topics(config, raw_retention_days=3) == []  # an existing cluster, as `ndtms init`
+        for name in (RAW.name, DLQ.name):
+            assert topic_config(admin, name)["retention.ms"] == str(3 * 24 * 3600 * 1000)
+        assert topic_config(admin, VALID.name)["retention.ms"] == "-1"  # no attributors there
+    finally:
+        ensure_topics(config, raw_retention_days=platform.raw_retention_days)
+    assert topic_config(admin, RAW.name)["retention.ms"] == str(
+        platform.raw_retention_days * 24 * 3600 * 1000
+    )
 
 
 def test_avro_roundtrip_through_the_registry(platform: PlatformSettings) -> None:

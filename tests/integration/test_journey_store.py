@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
+from ndtms.audit import AuditUnavailable
+from ndtms.contract.audit import AuditAction, AuditEvent
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.databases import engine_for
 from services.journey import store
@@ -37,8 +39,28 @@ def _save(session: Session, client_key: str, *records: AcceptedEpisode) -> None:
     store.save_person(session, client_key, client_journeys(client_key, spans, NOW))
 
 
+class Trail:
+    """The audit port, recorded: what the service asked to put on the trail, or a trail that is down."""
+
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+        self.down = False
+
+    def __call__(self, actor: str, action: AuditAction, subject: str, detail: str = "") -> AuditEvent:
+        if self.down:
+            raise AuditUnavailable("the audit trail could not be written: broker down")
+        event = AuditEvent(at=NOW, actor=actor, action=action, subject=subject, detail=detail)
+        self.events.append(event)
+        return event
+
+
 @pytest.fixture
-def api(database_url: str, tmp_path: Path) -> tuple[TestClient, dict[str, str], dict[str, str]]:
+def trail() -> Trail:
+    return Trail()
+
+
+@pytest.fixture
+def api(database_url: str, tmp_path: Path, trail: Trail) -> tuple[TestClient, dict[str, str], dict[str, str]]:
     engine = engine_for(database_url)
     store.migrate(engine)
     with Session(engine) as session, session.begin():
@@ -50,11 +72,35 @@ def api(database_url: str, tmp_path: Path) -> tuple[TestClient, dict[str, str], 
             discharge_reason="incomplete_dropped_out",
         )
         _save(session, BOB, accepted(closed, BOB))
+        # The episode row the lookup by provider and episode id finds the person by.
+        session.add(store.EpisodeRow(client_key=BOB, provider_id="CMTY002", episode_id="CE9", revision=1))
     credentials = CredentialStore(tmp_path / "credentials.json")
     _, operator = credentials.issue("ops", (), operations=True, now=NOW)
     _, vendor = credentials.issue("vendor", ("CMTY001",), operations=False, now=NOW)
-    client = TestClient(create_app(lambda: True, engine, credentials))
+    client = TestClient(create_app(lambda: True, engine, credentials, trail))
     return client, {"Authorization": f"Bearer {operator}"}, {"X-API-Key": vendor}
+
+
+def test_every_view_of_a_person_is_on_the_audit_trail_first(
+    api: tuple[TestClient, dict[str, str], dict[str, str]], trail: Trail
+) -> None:
+    client, operator, _ = api
+    assert client.get(f"/v1/clients/{ALICE}/journeys", headers=operator).status_code == 200
+    assert client.get("/v1/providers/CMTY002/episodes/CE9/journeys", headers=operator).status_code == 200
+    assert client.get("/v1/journeys?status=open", headers=operator).status_code == 200
+    assert (
+        client.get(f"/v1/clients/{'c' * 32}/journeys", headers=operator).status_code == 404
+    )  # nothing shown
+    assert [(e.action, e.subject, e.detail) for e in trail.events] == [
+        (AuditAction.PERSON_VIEWED, ALICE, "by client key"),
+        (AuditAction.PERSON_VIEWED, BOB, "by episode CMTY002/CE9"),
+        (AuditAction.JOURNEYS_LISTED, "journeys", "status=open"),
+    ]
+    assert all(e.actor.startswith("ops (") for e in trail.events)
+    trail.down = True
+    refused = client.get(f"/v1/clients/{ALICE}/journeys", headers=operator)
+    assert refused.status_code == 503 and "journeys" not in refused.json()
+    assert "a person is shown only once the view is recorded" in refused.json()["detail"]
 
 
 def test_one_clients_journeys_and_custody(api: tuple[TestClient, dict[str, str], dict[str, str]]) -> None:

@@ -11,6 +11,7 @@ import fastavro
 import pytest
 from pydantic import BaseModel
 
+from ndtms.contract.audit import AuditAction, AuditEvent
 from ndtms.contract.episodes import (
     DischargeReason,
     ExitReason,
@@ -102,6 +103,10 @@ REPORT = ValidationReport(
         ("transfer_link.avsc", LINK),
         ("client_journeys.avsc", JOURNEYS),
         ("validation_report.avsc", REPORT),
+        (
+            "audit_event.avsc",
+            AuditEvent(at=NOW, actor="ops (a1b2)", action=AuditAction.PERSON_VIEWED, subject="k" * 32),
+        ),
     ],
 )
 def test_models_roundtrip_through_their_schema(schema: str, record: BaseModel) -> None:
@@ -130,6 +135,7 @@ ENUMS: dict[str, type[StrEnum]] = {
     "Severity": Severity,
     "LinkStatus": LinkStatus,
     "JourneyStatus": JourneyStatus,
+    "AuditAction": AuditAction,
 }
 
 
@@ -161,3 +167,14 @@ def test_client_key_follows_the_contract() -> None:
     assert client_key(b"secret", "j", " s", date(1985, 3, 2), Sex.MALE) == expected
     assert client_key(b"other", "J", "S", date(1985, 3, 2), Sex.MALE) != expected
     assert client_key(b"secret", "J", "S", date(1985, 3, 2), Sex.FEMALE) != expected
+
+
+def test_only_the_attributor_topics_get_the_raw_retention() -> None:
+    from ndtms.contract.topics import CATALOGUE, DAY_MS, WITH_ATTRIBUTORS, configured  # noqa: PLC0415
+
+    for spec in CATALOGUE:
+        retention = configured(spec, 3).get("retention.ms")
+        if spec in WITH_ATTRIBUTORS:
+            assert retention == str(3 * DAY_MS)
+        else:
+            assert retention == spec.config.get("retention.ms")
