@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from ndtms.contract.topics import DAY_MS, WITH_ATTRIBUTORS
+from ndtms.cli.topics import tail
+from ndtms.contract.topics import CATALOGUE, DAY_MS, INTERNAL, RAW, VALID, WITH_ATTRIBUTORS
+from ndtms.localrun.services import SERVICES
 from ndtms.localrun.topics import topic_config
+from ndtms.scenarios import continuity_feed
 from ndtms.synthetic import community_episode
-from tests.e2e.pipeline import Ndtms, someone, write_jsonl
+from tests.e2e.pipeline import Ndtms, settle, someone, write_jsonl
 
 pytestmark = pytest.mark.broker
 
@@ -82,3 +88,99 @@ def test_keys_issued_and_revoked_and_people_viewed_are_on_the_audit_trail(
     assert "credential_issued" in ndtms("audit").stdout
     tomorrow = (date.today() + timedelta(days=2)).isoformat()
     assert json.loads(ndtms("audit", "--since", tomorrow, "--json").stdout) == {"events": []}
+
+
+def test_no_attributors_anywhere_but_the_raw_topic(ndtms: Ndtms, tmp_path: Path) -> None:
+    """Every topic but raw, every log line, the query API and every metrics page of a full run."""
+    submissions = continuity_feed(ndtms.today(), people=60, seed=1414, label="PRIV")
+    for n, submission in enumerate(submissions):
+        ndtms(
+            "publish", str(write_jsonl(tmp_path / f"p-{n}.jsonl", [r.data for r in submission])), check=False
+        )
+    settle(ndtms, timeout=180)
+    people = {
+        (
+            r.data["client"]["first_initial"],
+            r.data["client"]["second_initial"],
+            r.data["client"]["date_of_birth"],
+        )
+        for submission in submissions
+        for r in submission
+        if r.data.get("client")
+    }
+    # A date of birth on its own, and the client key's input ("J|S|1985-03-02"), were it ever logged.
+    births = {dob for _, _, dob in people}
+    markers = births | {f"{a}|{b}|{dob}" for a, b, dob in people}
+    ours = {r.episode_key for submission in submissions for r in submission}
+
+    found: dict[str, set[str]] = {}
+
+    def scan(where: str, text: str) -> None:
+        hits = {m for m in markers if m in text}
+        if hits:
+            found.setdefault(where, set()).update(hits)
+
+    # Every public topic but raw, decoded as its consumers see it (an Avro date is not text).
+    client_keys: set[str] = set()
+    for spec in CATALOGUE:
+        if spec is RAW:
+            continue
+        for record in tail(ndtms.settings, spec, from_beginning=True, idle_timeout=3):
+            value = record["value"] or {}
+            if "bytes_base64" in value:
+                value = {**value, "bytes": base64.b64decode(value["bytes_base64"]).decode("utf-8", "replace")}
+            scan(spec.name, json.dumps(value) + str(record["key"]))
+            if spec is VALID and f"{value.get('provider_id')}/{value.get('episode_id')}" in ours:
+                client_keys.add(value["client_key"])
+    # The stages' state changelogs, as bytes (msgpack writes dates as text).
+    for spec in INTERNAL:
+        for text in _raw_records(ndtms, spec.name):
+            scan(spec.name, text)
+    for log in (ndtms.settings.state_dir / "logs").glob("*.log"):
+        scan(log.name, log.read_text(errors="replace"))
+    operator = {"Authorization": f"Bearer {(ndtms.settings.state_dir / 'operator.key').read_text().strip()}"}
+    journeys = f"http://127.0.0.1:{ndtms.settings.journey_port}"
+    assert client_keys, "the feed's people never reached ndtms.episodes.valid"
+    for client_key in sorted(client_keys):
+        scan("journey API", httpx.get(f"{journeys}/v1/clients/{client_key}/journeys", headers=operator).text)
+    scan("journey API", httpx.get(f"{journeys}/v1/journeys?page_size=500", headers=operator).text)
+    scan("/ops/data", httpx.get(f"{journeys}/ops/data").text)
+    for service in SERVICES:
+        scan(
+            f"{service.name} /metrics",
+            httpx.get(f"http://127.0.0.1:{service.port(ndtms.settings)}/metrics").text,
+        )
+    assert found == {}, f"attributors outside the raw topic: { {k: sorted(v)[:3] for k, v in found.items()} }"
+    # The scan can find them: the raw topic, read the same way, has every one of them.
+    for record in tail(ndtms.settings, RAW, from_beginning=True, idle_timeout=3):
+        scan(RAW.name, json.dumps(record["value"]))
+    assert births <= found.get(RAW.name, set())
+
+
+def _raw_records(ndtms: Ndtms, topic: str) -> list[str]:
+    consumer = Consumer(
+        {
+            **ndtms.settings.kafka_client_config(),
+            "group.id": f"privacy-scan-{time.time_ns()}",
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
+        seen, ended, texts = time.monotonic(), set[int](), list[str]()
+        while len(ended) < len(metadata.partitions) and time.monotonic() - seen < 10:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error() is not None:
+                ended.add(message.partition() or 0)
+                continue
+            seen = time.monotonic()
+            texts.append(
+                (message.key() or b"").decode("utf-8", "replace")
+                + (message.value() or b"").decode("utf-8", "replace")
+            )
+        return texts
+    finally:
+        consumer.close()
