@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from ndtms.cli.command import settings
-from ndtms.cli.topics import tail
+from ndtms.cli.topics import idle_timeout_argument, tail
 from ndtms.contract.topics import AUDIT
 
 
@@ -36,11 +36,5 @@ def register(sub: Any) -> None:
     p = sub.add_parser("audit", help="the audit trail: keys issued and revoked, people viewed; who and when")
     p.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="only from this day (UTC)")
     p.add_argument("--json", action="store_true")
-    p.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=3.0,
-        metavar="SECONDS",
-        help="stop reading the audit topic after this long with nothing new",
-    )
+    idle_timeout_argument(p, "the audit topic")
     p.set_defaults(func=cmd_audit)

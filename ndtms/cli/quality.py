@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ndtms.cli.command import settings
-from ndtms.cli.topics import tail
+from ndtms.cli.topics import idle_timeout_argument, tail
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.topics import ERRORS
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
@@ -66,11 +66,5 @@ def register(sub: Any) -> None:
     p.add_argument("--provider", help="only this provider")
     p.add_argument("--all", action="store_true", help=f"every finding, not the first {SHOWN_PER_RULE} a rule")
     p.add_argument("--json", action="store_true")
-    p.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=3.0,
-        metavar="SECONDS",
-        help="stop reading the errors topic after this long with nothing new",
-    )
+    idle_timeout_argument(p, "the errors topic")
     p.set_defaults(func=cmd_dq)

@@ -81,6 +81,17 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def idle_timeout_argument(parser: argparse.ArgumentParser, topic: str) -> None:
+    """For commands that read a whole topic: when to decide they have read it all."""
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help=f"stop reading {topic} after this long with nothing new",
+    )
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("tail", help="print decoded records of a topic")
     p.add_argument("topic", help="links, errors, journeys, valid, raw, dlq, or a full topic name")
