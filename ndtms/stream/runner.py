@@ -235,6 +235,9 @@ class StageRunner:
         self.ready = False
         self.last_loop = time.monotonic()
         self.replacements: list[float] = []  # when the consumer was last replaced
+        # Set when the group refused our offsets because this member is no longer its own; the
+        # loop then replaces the consumer (never inside one of the old consumer's callbacks).
+        self.membership_lost: KafkaError | None = None
 
     # --- transactions ---------------------------------------------------------------------
     def begin(self) -> None:
@@ -276,8 +279,11 @@ class StageRunner:
                 retrying(lambda: self.producer.abort_transaction(60))
                 self.in_transaction = False
                 if error.code() in MEMBERSHIP_LOST:
-                    # Our partitions may already be another member's: seeking them would fail.
-                    self._replace_consumer(error)
+                    # Our partitions may already be another member's: seeking them would fail,
+                    # and this may be a rebalance callback of the consumer to be replaced.
+                    for store in self.stores.values():
+                        store.discard()
+                    self.membership_lost = error
                 else:
                     self._rewind()
                 return
@@ -437,6 +443,11 @@ class StageRunner:
             while not stopping():
                 self.last_loop = time.monotonic()
                 messages = self.consumer.consume(self.settings.stream_batch_size, timeout=commit_every / 2)
+                if self.membership_lost is not None:
+                    # What the fenced consumer still handed over is read again after rejoining.
+                    lost, self.membership_lost = self.membership_lost, None
+                    self._replace_consumer(lost)
+                    continue
                 self._handle(messages, out)
                 now = time.monotonic()
                 if not messages and not self.in_transaction and self.ready and self._moved_without_records():
