@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from ndtms.cli import (
     audit,
     credentials,
+    erasures,
     indicator,
     journeys,
     platform,
@@ -22,7 +23,7 @@ from ndtms.cli import (
 )
 from ndtms.cli.command import CommandFailed
 
-GROUPS = (platform, publishing, topics, status, quality, indicator, credentials, journeys, audit)
+GROUPS = (platform, publishing, topics, status, quality, indicator, credentials, journeys, erasures, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,14 +13,16 @@ from typing import Any
 from confluent_kafka import Producer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from ndtms.cli.command import CommandFailed, settings
+from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.erasing import ErasureLedger
 from services.ingest.extract_runs import publish_extract
 from services.ingest.extracts import BadExtract
 from services.ingest.ledger import ExtractLedger
+from services.ingest.objections import extract_objector
 from services.ingest.parsing import parse_jsonl, reject_duplicates
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
@@ -82,6 +84,13 @@ def publish_csv(platform: PlatformSettings, path: Path, provider: str, show_prog
     codec = AvroTranscoder(registry_client(platform.registry_url), RAW, EpisodeUpdate)
     writer = RawTopicWriter(Producer(platform.producer_config()), codec)
     ledger = ExtractLedger(ingest.effective_ledger_url)
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    objector = extract_objector(
+        ErasureLedger(platform, audit_trail(platform), clock), provider, operator_name()
+    )
     with (
         path.open("rb") as lines,
         Progress(
@@ -100,7 +109,8 @@ def publish_csv(platform: PlatformSettings, path: Path, provider: str, show_prog
                 provider,
                 writer,
                 ledger,
-                datetime.now(UTC),
+                clock(),
+                objector,
                 progress=lambda _rows: progress.update(task, completed=lines.tell()),
             )
         except BadExtract as exc:
@@ -114,7 +124,8 @@ def _print_extract(summary: dict[str, Any]) -> None:
     print(
         f"{summary['file']}: {summary['rows']} rows; published {summary['published']} "
         f"({summary['new']} new, {summary['changed']} changed), "
-        f"unchanged {summary['unchanged']}, rejected {summary['rejected']}"
+        f"unchanged {summary['unchanged']}, objections {summary['objections']}, "
+        f"rejected {summary['rejected']}"
     )
     for rejection in summary["rejections"]:
         for problem in rejection["problems"]:

@@ -14,7 +14,7 @@ from ndtms.contract.topics import ERRORS
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from services.validator.catalogue_doc import descriptions
 from services.validator.catalogue_doc import render as render_rules
-from services.validator.quality import ProviderSummary, open_findings
+from services.validator.quality import ProviderSummary, open_findings, surviving
 
 SHOWN_PER_RULE = 10  # findings listed under each rule; --all lists every one
 
@@ -27,11 +27,12 @@ def cmd_rules(_args: argparse.Namespace) -> int:
 def cmd_dq(args: argparse.Namespace) -> int:
     platform = settings()
     codec = AvroTranscoder(registry_client(platform.registry_url), ERRORS, ValidationReport)
-    reports = []
-    for record in tail(platform, ERRORS, from_beginning=True, idle_timeout=args.idle_timeout):
-        if record["value"] is not None and "undecodable" not in record["value"]:
-            reports.append(codec.model.model_validate(record["value"]))
-    summaries = open_findings(reports, args.provider)
+    records = [
+        (str(record["key"]), None if record["value"] is None else codec.model.model_validate(record["value"]))
+        for record in tail(platform, ERRORS, from_beginning=True, idle_timeout=args.idle_timeout)
+        if record["value"] is None or "undecodable" not in record["value"]
+    ]
+    summaries = open_findings(surviving(records), args.provider)
     if args.json:
         print(json.dumps({"providers": [asdict(s) for s in summaries]}, default=str))
         return 0

@@ -13,6 +13,8 @@ class AuditAction(StrEnum):
     CREDENTIAL_REVOKED = "credential_revoked"
     PERSON_VIEWED = "person_viewed"
     JOURNEYS_LISTED = "journeys_listed"
+    ERASURE_REQUESTED = "erasure_requested"
+    ERASURE_APPLIED = "erasure_applied"
 
 
 class AuditEvent(BaseModel):

@@ -113,7 +113,19 @@ AUDIT = TopicSpec(
     purpose="Append-only audit trail: credentials issued and revoked, people viewed; who and when.",
 )
 
-CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ, AUDIT)
+ERASURES = TopicSpec(
+    name="ndtms.erasures",
+    short_name="erasures",
+    key=KeyKind.CLIENT,
+    value_schema="erasure.avsc",
+    # One partition: every instance of every stage reads all of it, in the order it was written.
+    partitions=1,
+    # Compacted and never deleted: the ledger must outlive every record it erases.
+    config={"cleanup.policy": "compact", "min.insync.replicas": "1"},
+    purpose="The erasure ledger: people erased at their objection, for good; who asked, when, why.",
+)
+
+CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ, AUDIT, ERASURES)
 # Topics whose records may carry initials and dates of birth: their retention is bounded.
 WITH_ATTRIBUTORS: tuple[TopicSpec, ...] = (RAW, DLQ)
 
@@ -146,6 +158,9 @@ INTERNAL: tuple[TopicSpec, ...] = (
     _state("ndtms-validator-heads", KeyKind.EPISODE),
     _state("ndtms-linker-people", KeyKind.CLIENT),
     _state("ndtms-linker-episode-dates", KeyKind.CLIENT),
+    # How far into ndtms.erasures each input partition's state has been erased.
+    _state("ndtms-validator-erasures", KeyKind.SUBJECT),
+    _state("ndtms-linker-erasures", KeyKind.SUBJECT),
 )
 
 

@@ -17,17 +17,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from pydantic import BaseModel
 
+from ndtms.clocks import Clock
+from ndtms.contract.audit import AuditAction, AuditEvent
+from ndtms.contract.erasures import ErasureReceipt
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import DLQ
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord
+from ndtms.contract.topics import AUDIT, DLQ
+from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.metrics import DEAD_LETTERS, PRODUCED, labelled
+from ndtms.stream.erasures import MARK_KEY, ErasureMark, LedgerEntry, LedgerFollower
 from ndtms.stream.state import ChangelogBehind, Replayed, Store, StoreSpec
 
 log = logging.getLogger(__name__)
@@ -42,8 +46,14 @@ class Processor(Protocol):
     topics: tuple[str, ...]
     stores: tuple[StoreSpec[Any], ...]
     punctuate_seconds: float
+    clock: Clock
 
     def process(self, message: Message, out: Transaction) -> None: ...
+
+    def erase(self, client_key: str, partition: int, out: Transaction) -> dict[str, int]:
+        """Remove everything a partition's state holds of an erased person, with its tombstones;
+        what was removed, counted by topic or store."""
+        ...
 
     def assigned(self, stores: dict[str, Store[Any]], partitions: dict[str, list[int]]) -> None:
         """Partitions arrived (state restored) or left; rebuild anything derived from the stores."""
@@ -71,6 +81,11 @@ class Transaction:
             except BufferError:
                 self._runner.producer.poll(0.05)
         labelled(PRODUCED, self._runner.processor.service, topic).inc()
+
+    @property
+    def erased(self) -> Container[str]:
+        """The client keys on the erasure ledger: nothing of theirs may be kept or passed on."""
+        return self._runner.ledger.erased
 
     def decoded(self, message: Message, codec: AvroTranscoder[M]) -> M | None:
         """The record's value, or None once it has been dead-lettered as undecodable."""
@@ -195,6 +210,13 @@ class StageRunner:
         self.group_id = group_id
         folder = Path(settings.state_dir) / group_id
         self.stores: dict[str, Store[Any]] = {s.name: Store(s, folder) for s in processor.stores}
+        marks = StoreSpec("erasures", processor.topics[0], f"{group_id}-erasures-state", ErasureMark)
+        self.stores[marks.name] = Store(marks, folder)
+        self.ledger = LedgerFollower(settings, group_id)
+        # (ledger end, partitions) last swept to: the marks need reading again only when either moves.
+        self._swept: tuple[int, tuple[int, ...]] | None = None
+        self.instance = instance
+        self.audit_codec = AvroTranscoder(registry_client(settings.registry_url), AUDIT, AuditEvent)
         client = settings.kafka_client_config()
         self.consumer_config = {
             **client,
@@ -421,6 +443,7 @@ class StageRunner:
         self._announce()
 
     def _announce(self) -> None:
+        self._swept = None  # held partitions or their state changed: look at their marks again
         held = {name: store.partitions for name, store in self.stores.items()}
         self.processor.assigned(self.stores, held)
 
@@ -434,6 +457,8 @@ class StageRunner:
         )
 
     def run(self, stopping: Callable[[], bool]) -> None:
+        # Everyone erased so far is known before the first record is looked at.
+        log.info("erasure ledger read: %d people erased", self.ledger.catch_up())
         self._subscribe()
         commit_every = self.settings.stream_commit_seconds
         punctuate_every = self.processor.punctuate_seconds
@@ -448,6 +473,7 @@ class StageRunner:
                     lost, self.membership_lost = self.membership_lost, None
                     self._replace_consumer(lost)
                     continue
+                self._sweep(out)
                 self._handle(messages, out)
                 now = time.monotonic()
                 if not messages and not self.in_transaction and self.ready and self._moved_without_records():
@@ -462,6 +488,56 @@ class StageRunner:
             self.consumer.close()  # revokes: anything still open is committed there
             for store in self.stores.values():
                 store.close_all()
+            self.ledger.close()
+
+    # --- erasures -------------------------------------------------------------------------
+    def _sweep(self, out: Transaction) -> None:
+        """Erase, in the partitions held, whoever the ledger names that they were not swept for."""
+        self.ledger.poll()
+        marks: Store[ErasureMark] = self.stores["erasures"]
+        end = self.ledger.next_offset
+        if self._swept == (end, tuple(marks.partitions)):
+            return
+        self._swept = (end, tuple(marks.partitions))
+        starts: dict[int, int] = {}
+        for partition in marks.partitions:
+            mark = marks.get(partition, MARK_KEY)
+            if mark is None or mark.next_offset < end:
+                starts[partition] = mark.next_offset if mark else 0
+        if not starts:
+            return
+        self.begin()
+        for entry in self.ledger.since(min(starts.values())):
+            covered = tuple(p for p, start in sorted(starts.items()) if start <= entry.offset)
+            removed: dict[str, int] = {}
+            for partition in covered:
+                for what, count in self.processor.erase(entry.erasure.client_key, partition, out).items():
+                    removed[what] = removed.get(what, 0) + count
+            self._receipt(entry, covered, removed, out)
+        for partition in starts:
+            marks.put(partition, MARK_KEY, ErasureMark(end))
+
+    def _receipt(
+        self, entry: LedgerEntry, covered: tuple[int, ...], removed: dict[str, int], out: Transaction
+    ) -> None:
+        now = self.processor.clock()
+        if not entry.worth_a_receipt(sum(removed.values()), now):
+            return
+        receipt = ErasureReceipt(
+            service=self.processor.service,
+            input_topic=self.processor.topics[0],
+            partitions=covered,
+            removed=removed,
+            ledger_offset=entry.offset,
+        )
+        event = AuditEvent(
+            at=now,
+            actor=f"{self.processor.service} ({self.instance})",
+            action=AuditAction.ERASURE_APPLIED,
+            subject=entry.erasure.client_key,
+            detail=receipt.model_dump_json(),
+        )
+        out.produce(AUDIT.name, event.subject.encode(), self.audit_codec.encode(event))
 
     def _handle(self, messages: Sequence[Message], out: Transaction) -> None:
         process = self.processor.process

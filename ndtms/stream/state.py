@@ -101,6 +101,23 @@ class Store(Generic[T]):
             if isinstance(key, bytes) and isinstance(value, bytes) and key != _CHECKPOINT:
                 yield key.decode(), self._decode(value)
 
+    def containing(self, partition: int, needle: bytes) -> Iterator[tuple[str, T]]:
+        """Entries (pending changes included) whose stored bytes contain `needle`: a scan of the
+        partition for a rare question (whose are these?) that costs nothing while not asked."""
+        held = self._partitions[partition]
+        for raw, value in held.pending.items():
+            if value is not None and needle in value:
+                yield raw.decode(), self._decode(value)
+        for key, value in held.db.items():
+            if (
+                isinstance(key, bytes)
+                and isinstance(value, bytes)
+                and key != _CHECKPOINT
+                and key not in held.pending
+                and needle in value
+            ):
+                yield key.decode(), self._decode(value)
+
     # --- used by the runner ----------------------------------------------------------
     @property
     def partitions(self) -> list[int]:

@@ -6,10 +6,12 @@ import uvicorn
 from confluent_kafka import Producer
 
 from ndtms.access import CredentialStore
+from ndtms.audit import AuditTrail
 from ndtms.clocks import clock_from
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.erasing import ErasureLedger
 from ndtms.logs import start_service_logging
 from ndtms.web.serving import server_config
 from services.ingest.http import create_app
@@ -25,13 +27,15 @@ def main() -> None:
     writer = RawTopicWriter(
         producer, AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
     )
+    clock = clock_from(settings.clock_file)
     app = create_app(
         settings,
         writer,
         producer,
         CredentialStore(settings.credential_store_path),
         ExtractLedger(settings.effective_ledger_url),
-        clock_from(settings.clock_file),
+        ErasureLedger(settings, AuditTrail(settings, clock), clock),
+        clock,
     )
     uvicorn.Server(server_config(app, settings.service_host, settings.ingest_port, "ndtms-ingest")).run()
 

@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.ingest.extracts import Change, Planned, plan, rows
+from ndtms.audit import AuditUnavailable
+from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.erasing import ErasureNotRecorded
+from services.ingest.extracts import Change, Held, Planned, plan, rows
 from services.ingest.ledger import ExtractLedger
 from services.ingest.parsing import Parsed, Problem
 from services.ingest.publishing import RawTopicWriter
 
 CHUNK = 1000
 MAX_LISTED = 1000
+# Records a client's objection (their consent turned from Y to N); raises if it could not.
+Objector = Callable[[EpisodeUpdate], None]
 
 
 @dataclass
@@ -27,6 +32,7 @@ class ExtractSummary:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    objections: int = 0
     rejected: int = 0
     rejections: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -43,6 +49,7 @@ class ExtractSummary:
             "new": self.new,
             "changed": self.changed,
             "unchanged": self.unchanged,
+            "objections": self.objections,
             "rejected": self.rejected,
             "rejections": self.rejections,
             "rejections_listed": len(self.rejections),
@@ -63,8 +70,11 @@ def publish_extract(
     writer: RawTopicWriter,
     ledger: ExtractLedger,
     recorded_at: datetime,
+    objector: Objector,
     progress: Callable[[int], None] = lambda rows_done: None,
 ) -> ExtractSummary:
+    """Publish an extract's new and changed rows; a row whose consent was withdrawn is not
+    published but recorded as the client's objection (which erases them everywhere)."""
     summary = ExtractSummary(provider)
     first_row: dict[str, int] = {}
     chunk: list[Parsed] = []
@@ -82,17 +92,22 @@ def publish_extract(
         else:
             summary.reject(number, parsed.problems)
         if len(chunk) >= CHUNK:
-            _publish(chunk, provider, writer, ledger, summary)
+            _publish(chunk, provider, writer, ledger, objector, summary)
             chunk = []
             progress(summary.rows)
-    _publish(chunk, provider, writer, ledger, summary)
+    _publish(chunk, provider, writer, ledger, objector, summary)
     progress(summary.rows)
     summary.missing = [e for e in ledger.known(provider) if e not in first_row]
     return summary
 
 
 def _publish(
-    chunk: list[Parsed], provider: str, writer: RawTopicWriter, ledger: ExtractLedger, summary: ExtractSummary
+    chunk: list[Parsed],
+    provider: str,
+    writer: RawTopicWriter,
+    ledger: ExtractLedger,
+    objector: Objector,
+    summary: ExtractSummary,
 ) -> None:
     if not chunk:
         return
@@ -101,12 +116,12 @@ def _publish(
     sending = [p for p in planned if p.change in (Change.NEW, Change.CHANGED)]
     summary.unchanged += sum(1 for p in planned if p.change is Change.UNCHANGED)
     deliveries = writer.write([p.parsed.update for p in sending if p.parsed.update is not None])
-    acknowledged = []
+    acknowledged = _objections(planned, held, objector, summary)
     for item, delivery in zip(sending, deliveries, strict=True):
         update = item.parsed.update
         assert update is not None and item.digest is not None
         if delivery.ok:
-            acknowledged.append((update.episode_id, update.revision, item.digest))
+            acknowledged.append((update.episode_id, update.revision, item.digest, _consent(update)))
             if item.change is Change.NEW:
                 summary.new += 1
             else:
@@ -114,3 +129,30 @@ def _publish(
         else:
             summary.reject(item.row, [Problem("", delivery.error or "the broker did not accept it")])
     ledger.record(provider, acknowledged)
+
+
+def _consent(update: EpisodeUpdate) -> bool:
+    return update.client is not None and update.client.consent
+
+
+def _objections(
+    planned: list[Planned], held: dict[str, Held], objector: Objector, summary: ExtractSummary
+) -> list[tuple[str, int, str, bool]]:
+    """Record each withdrawn consent as an objection; the ledger rows for those recorded."""
+    recorded = []
+    for item in planned:
+        update = item.parsed.update
+        if item.change is not Change.OBJECTED or update is None or item.digest is None:
+            continue
+        try:
+            objector(update)
+        except (ErasureNotRecorded, AuditUnavailable) as exc:  # the row is reported, the extract goes on
+            summary.reject(
+                item.row,
+                [Problem("CONSENT", f"the objection could not be recorded ({exc}): send the extract again")],
+            )
+            continue
+        summary.objections += 1
+        # Kept as published so far (same revision), now with consent N: not objected twice.
+        recorded.append((update.episode_id, held[update.episode_id].revision, item.digest, False))
+    return recorded

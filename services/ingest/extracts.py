@@ -67,6 +67,8 @@ class Change(StrEnum):
     NEW = "new"
     CHANGED = "changed"
     UNCHANGED = "unchanged"
+    # Consent was Y when the episode was last published and is N now: the client objects.
+    OBJECTED = "objected"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Held:
 
     revision: int
     digest: str
+    consented: bool | None = None  # as last published; None when not known (before it was kept)
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,9 @@ def plan(parsed: Parsed, held: Held | None) -> Planned:
     digest = digest_of(snapshot)
     if held is not None and held.digest == digest:
         return Planned(parsed.position, parsed, Change.UNCHANGED, digest)
+    client = parsed.update.client
+    if held is not None and held.consented and client is not None and not client.consent:
+        return Planned(parsed.position, parsed, Change.OBJECTED, digest)
     revision = held.revision + 1 if held is not None else 1
     update = parsed.update.model_copy(update={"revision": revision})
     change = Change.CHANGED if held is not None else Change.NEW

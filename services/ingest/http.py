@@ -14,9 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_late
 from starlette.concurrency import run_in_threadpool
 
 from ndtms.access import Credential, CredentialStore
+from ndtms.audit import AuditUnavailable
 from ndtms.clocks import Clock
 from ndtms.contract.episodes import IDENTIFIER_PATTERN, EpisodeUpdate
+from ndtms.contract.erasures import Objection
 from ndtms.contract.topics import RAW
+from ndtms.erasing import ErasureLedger, ErasureNotRecorded
 from ndtms.metrics import PRODUCED
 from ndtms.web.access import UNAUTHORISED, authenticated
 from ndtms.web.pages import HEALTH_RESPONSES, METRICS_RESPONSES, Health
@@ -30,7 +33,8 @@ from ndtms.web.problems import (
 from services.ingest.extract_runs import publish_extract
 from services.ingest.extracts import BadExtract, extract_pattern
 from services.ingest.ledger import ExtractLedger
-from services.ingest.outcomes import ExtractOutcome, Publication
+from services.ingest.objections import extract_objector, record_objection
+from services.ingest.outcomes import ExtractOutcome, ObjectionRecorded, Publication
 from services.ingest.parsing import Parsed, Problem, parse_object, reject_duplicates
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
@@ -131,6 +135,11 @@ EXAMPLE_UPDATE = {
     "triage_date": "2024-03-06",
     "interventions": [{"intervention_id": "EP-1001-1", "type": "psychosocial", "start_date": "2024-03-08"}],
 }
+EXAMPLE_OBJECTION = {
+    "provider_id": "P0001",
+    "client": {"first_initial": "J", "second_initial": "S", "date_of_birth": "1985-03-02", "sex": "male"},
+    "recorded_at": "2024-04-02T11:00:00Z",
+}
 EXAMPLE_WITHDRAWAL = {"provider_id": "P0001", "episode_id": "EP-1001", "revision": 2, "deleted": True}
 EXAMPLE_EXTRACT = (
     "AGNCY,EPISODID,SETTING,FINITIAL,SINITIAL,DOB,SEX,LA,CONSENT,REFLD,TRIAGED,PSYCHSTART\n"
@@ -162,6 +171,7 @@ def create_app(
     producer: Producer,
     credentials: CredentialStore,
     ledger: ExtractLedger,
+    erasures: ErasureLedger,
     clock: Clock,
 ) -> FastAPI:
     app = FastAPI(
@@ -310,8 +320,11 @@ def create_app(
                     )
                 spool.write(part)
             spool.seek(0)
+            objector = extract_objector(erasures, provider, _actor(credential))
             try:
-                summary = await run_in_threadpool(publish_extract, spool, provider, writer, ledger, clock())
+                summary = await run_in_threadpool(
+                    publish_extract, spool, provider, writer, ledger, clock(), objector
+                )
             except BadExtract as exc:
                 return problem(422, str(exc), instance=request.url.path)
         finally:
@@ -322,6 +335,53 @@ def create_app(
             LAST_PUBLISHED.labels(provider).set(clock().timestamp())
         RECORDS.labels("rejected", "csv").inc(summary.rejected)
         return JSONResponse(summary.as_json(), status_code=207 if summary.rejected else 200)
+
+    @app.post(
+        "/v1/objections",
+        status_code=202,
+        responses={
+            202: {
+                "description": "on the erasure ledger: every service erases the client",
+                "model": ObjectionRecorded,
+            },
+            **UNAUTHORISED,
+            **problem_responses(
+                s422="the objection is not valid (see errors)",
+                s503="the objection could not be recorded (the broker did not acknowledge it): send it again",
+            ),
+        },
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/json": {"examples": {"objection": {"value": EXAMPLE_OBJECTION}}}}
+            }
+        },
+    )
+    async def publish_objection(
+        request: Request, objection: Objection, credential: Annotated[Credential, Depends(vendor)]
+    ) -> JSONResponse:
+        """The client objects to NDTMS keeping their records: every episode of theirs, at every
+        provider, is erased, and later updates for them are refused. Name them by attributors."""
+        if not credential.may_publish_for(objection.provider_id):
+            return problem(
+                403,
+                f"credential {credential.id} may not act for provider {objection.provider_id}",
+                instance=request.url.path,
+            )
+        try:
+            erasure, offset = await run_in_threadpool(
+                record_objection, erasures, objection, _actor(credential)
+            )
+        except (ErasureNotRecorded, AuditUnavailable) as exc:
+            return problem(
+                503, f"{exc}; nothing was erased: send the objection again", instance=request.url.path
+            )
+        body = ObjectionRecorded(
+            status="recorded",
+            provider_id=objection.provider_id,
+            erased_at=erasure.erased_at,
+            ledger_offset=offset,
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=202)
 
     @app.get("/v1/health", responses=HEALTH_RESPONSES)
     def health() -> JSONResponse:
@@ -344,6 +404,10 @@ def create_app(
 
     app.openapi = lambda: _openapi_with_contract(app)  # type: ignore[method-assign]
     return app
+
+
+def _actor(credential: Credential) -> str:
+    return f"{credential.name} ({credential.id})"
 
 
 def _count(accepted: int, rejected: int, channel: str, results: list[dict[str, Any]], clock: Clock) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import BigInteger, String, select
+from sqlalchemy import BigInteger, Boolean, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ndtms.databases import engine_for
@@ -30,6 +30,16 @@ class LedgerRow(_Base):
     digest: Mapped[str] = mapped_column(String(64))
 
 
+class ConsentRow(_Base):
+    """The consent flag each episode was last published (or objected) with."""
+
+    __tablename__ = "extract_consents"
+
+    provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    episode_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    consented: Mapped[bool] = mapped_column(Boolean)
+
+
 class ExtractLedger:
     def __init__(self, url: str):
         self.engine = engine_for(url)
@@ -43,13 +53,25 @@ class ExtractLedger:
                 query = select(LedgerRow).where(
                     LedgerRow.provider_id == provider_id, LedgerRow.episode_id.in_(ids[start : start + 500])
                 )
+                consents = {
+                    c.episode_id: c.consented
+                    for c in session.scalars(
+                        select(ConsentRow).where(
+                            ConsentRow.provider_id == provider_id,
+                            ConsentRow.episode_id.in_(ids[start : start + 500]),
+                        )
+                    )
+                }
                 for row in session.scalars(query):
-                    found[row.episode_id] = Held(row.revision, row.digest)
+                    found[row.episode_id] = Held(row.revision, row.digest, consents.get(row.episode_id))
         return found
 
-    def record(self, provider_id: str, published: Iterable[tuple[str, int, str]]) -> None:
+    def record(self, provider_id: str, published: Iterable[tuple[str, int, str, bool]]) -> None:
+        """(episode, revision, digest, consent) of what the broker acknowledged (or the objection
+        it recorded)."""
         with Session(self.engine) as session, session.begin():
-            for episode_id, revision, digest in published:
+            for episode_id, revision, digest, consented in published:
+                session.merge(ConsentRow(provider_id=provider_id, episode_id=episode_id, consented=consented))
                 row = session.get(LedgerRow, (provider_id, episode_id))
                 if row is None:
                     session.add(

@@ -23,6 +23,7 @@ def render() -> str:
         unused,
         CredentialStore(Path("unused.json")),
         cast(Any, unused),
+        unused,
         lambda: datetime(2024, 1, 1, tzinfo=UTC),
     )
     return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"

@@ -5,6 +5,7 @@ These models document the answers in the OpenAPI document; the endpoints build t
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -45,7 +46,9 @@ class RowRejected(BaseModel):
 
 
 class ExtractOutcome(BaseModel):
-    """An extract's rows: published (new or changed), unchanged (no new revision), or rejected."""
+    """An extract's rows: published (new or changed), unchanged (no new revision), objections
+    (consent withdrawn since last published: the client is erased, the row not published), or
+    rejected."""
 
     provider: str
     rows: int
@@ -53,7 +56,17 @@ class ExtractOutcome(BaseModel):
     new: int
     changed: int
     unchanged: int
+    objections: int
     rejected: int
     rejections: list[RowRejected]
     rejections_listed: int
     missing_from_extract: list[str]
+
+
+class ObjectionRecorded(BaseModel):
+    """The objection is on the erasure ledger: the client's records are being erased everywhere."""
+
+    status: Literal["recorded"]
+    provider_id: str
+    erased_at: datetime
+    ledger_offset: int

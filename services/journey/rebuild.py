@@ -1,8 +1,10 @@
 """Rebuilding the journey store from `ndtms.episodes.valid`, from its first offset to its end.
 
 The same processor applies the same batches as live processing, so a rebuild gives the same
-store. `publish=False` rebuilds side by side (into another database) without publishing;
-in place, every person's journeys are republished (idempotent on the compacted topic).
+store. The store's list of erased people is kept (and brought up to the ledger first), so a
+rebuild never brings an erased person back. `publish=False` rebuilds side by side (into
+another database) without publishing; in place, every person's journeys are republished
+(idempotent on the compacted topic).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def rebuild(
     processor = build_processor(settings.model_copy(update={"journey_group_id": REBUILD_GROUP}), clock)
     with Session(processor.engine) as session, session.begin():
         wipe(session)
+    # Erased people are known (and kept erased) before the first record is replayed.
+    processor.follow_ledger()
     consumer = processor.consumer
     partitions = range(VALID.partitions)
     ends = {
@@ -86,6 +90,7 @@ def rebuild(
                 session.execute(delete(store.OutboxRow))
     finally:
         consumer.close()
+        processor.ledger.close()
         processor.producer.flush(30)
     with Session(processor.engine) as session:
         people = session.query(store.PersonRow).count()

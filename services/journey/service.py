@@ -15,6 +15,7 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -30,12 +31,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ndtms.clocks import Clock
+from ndtms.contract.audit import AuditAction, AuditEvent
 from ndtms.contract.episodes import AcceptedEpisode
+from ndtms.contract.erasures import ErasureReceipt
 from ndtms.contract.journeys import ClientJourneys
-from ndtms.contract.topics import DLQ, JOURNEYS, VALID
+from ndtms.contract.topics import AUDIT, DLQ, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.databases import engine_for
 from ndtms.metrics import DEAD_LETTERS, PRODUCED, observe
+from ndtms.stream.erasures import LedgerEntry, LedgerFollower
 from ndtms.stream.runner import dead_letter_headers, retrying
 from ndtms.stream.service import instance_name
 from services.journey import store
@@ -46,6 +50,7 @@ log = logging.getLogger(__name__)
 OUTBOX_HEADER = "ndtms.journey.outbox_id"
 
 APPLIED = Counter("ndtms_journey_updates_total", "Accepted episodes consumed, by outcome", ["outcome"])
+ERASED = Counter("ndtms_journey_erasures_total", "People erased from the journey store")
 WRITE_SECONDS = Histogram("ndtms_journey_store_write_seconds", "Time to apply and commit one batch")
 
 
@@ -56,12 +61,14 @@ class JourneyProcessor:
         engine: Engine,
         valid_codec: AvroTranscoder[AcceptedEpisode],
         journeys_codec: AvroTranscoder[ClientJourneys],
+        audit_codec: AvroTranscoder[AuditEvent],
         clock: Clock,
     ):
         self.settings = settings
         self.engine = engine
         self.valid_codec = valid_codec
         self.journeys_codec = journeys_codec
+        self.audit_codec = audit_codec
         self.clock = clock
         self.stopping = threading.Event()
         self.consumer = Consumer(
@@ -87,6 +94,10 @@ class JourneyProcessor:
         self.publisher.init_transactions(30)
         with Session(engine) as session:
             self.store_name = store.store_name(session)
+            self.erased = store.erased_people(session)
+            self.ledger_position = store.ledger_position(session)
+        self.ledger = LedgerFollower(settings, settings.journey_group_id)
+        self.instance = instance
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with Session(self.engine) as session:
@@ -97,18 +108,67 @@ class JourneyProcessor:
         log.info("assigned %s", [(tp.partition, tp.offset) for tp in partitions])
 
     def run(self) -> None:
+        self.follow_ledger()
         self.consumer.subscribe([VALID.name], on_assign=self._on_assign)
         try:
             self.fence()
             self.publish_outbox()
             while not self.stopping.is_set():
                 messages = self.consumer.consume(self.settings.journey_batch_size, timeout=0.5)
+                self.apply_erasures(self.ledger.poll())
                 if messages:
                     self.apply_batch(messages)
                 self.publish_outbox()
         finally:
             self.consumer.close()
+            self.ledger.close()
             self.producer.flush(30)
+
+    def follow_ledger(self) -> None:
+        """Read the erasure ledger to its end and erase whoever the store has not erased yet."""
+        self.ledger.catch_up()
+        self.apply_erasures(self.ledger.since(self.ledger_position))
+
+    def apply_erasures(self, entries: Sequence[LedgerEntry]) -> None:
+        """Each erasure in its own transaction: the person's rows go, the ledger position moves,
+        and the journeys tombstone and the receipt wait in the outbox (so they go out once)."""
+        for entry in entries:
+            if entry.offset < self.ledger_position:
+                continue
+            client_key = entry.erasure.client_key
+            now = self.clock()
+            with Session(self.engine) as session, session.begin():
+                removed = store.erase(session, client_key, entry.offset, entry.erasure.erased_at)
+                if removed:
+                    store.add_publications(session, [(client_key, None)])
+                counts = {
+                    "journey store rows deleted": removed,
+                    f"tombstones on {JOURNEYS.name}": int(bool(removed)),
+                }
+                if entry.worth_a_receipt(removed, now):
+                    receipt = self._receipt(entry, counts, now)
+                    store.add_publications(session, [(client_key, receipt)], topic=AUDIT.name)
+            self.erased.add(client_key)
+            self.ledger_position = entry.offset + 1
+            ERASED.inc()
+
+    def _receipt(self, entry: LedgerEntry, counts: dict[str, int], now: datetime) -> bytes:
+        receipt = ErasureReceipt(
+            service="journey",
+            input_topic=VALID.name,
+            # One store holds every partition's people.
+            partitions=tuple(range(VALID.partitions)),
+            removed=counts,
+            ledger_offset=entry.offset,
+        )
+        event = AuditEvent(
+            at=now,
+            actor=f"journey ({self.instance})",
+            action=AuditAction.ERASURE_APPLIED,
+            subject=entry.erasure.client_key,
+            detail=receipt.model_dump_json(),
+        )
+        return self.audit_codec.encode(event)
 
     def apply_batch(self, messages: Sequence[Message]) -> None:
         decoded: list[tuple[Message, AcceptedEpisode | None]] = []
@@ -133,7 +193,9 @@ class JourneyProcessor:
             written: dict[tuple[str, str, str], store.HeldEpisode] = {}
             offsets: dict[int, int] = {}
             for message, accepted in decoded:
-                if accepted is not None and (episode := self._applied(held, accepted)) is not None:
+                if accepted is not None and accepted.client_key in self.erased:
+                    APPLIED.labels("erased").inc()
+                elif accepted is not None and (episode := self._applied(held, accepted)) is not None:
                     written[(accepted.client_key, accepted.provider_id, accepted.episode_id)] = episode
                 offsets[message.partition() or 0] = (message.offset() or 0) + 1
             store.save_episodes(session, written)
@@ -173,7 +235,10 @@ class JourneyProcessor:
 
     def fence(self) -> int:
         """Forget outbox rows that are on `ndtms.journeys` already; the number forgotten."""
-        last = last_published_outbox_id(self.settings, JOURNEYS.name, self.store_name)
+        found = [
+            last_published_outbox_id(self.settings, t, self.store_name) for t in (JOURNEYS.name, AUDIT.name)
+        ]
+        last = max((f for f in found if f is not None), default=None)
         if last is None:
             return 0
         with Session(self.engine) as session, session.begin():
@@ -185,15 +250,15 @@ class JourneyProcessor:
     def publish_outbox(self) -> int:
         """Publish waiting journeys in one transaction; the number published and forgotten."""
         with Session(self.engine) as session:
-            rows = [(r.id, r.client_key, r.value) for r in store.pending_publications(session)]
+            rows = [(r.id, r.client_key, r.value, r.topic) for r in store.pending_publications(session)]
         if not rows:
             return 0
         self.publisher.begin_transaction()
-        for row_id, client_key, value in rows:
+        for row_id, client_key, value, topic in rows:
             while True:
                 try:
                     self.publisher.produce(
-                        JOURNEYS.name,
+                        topic or JOURNEYS.name,
                         key=client_key.encode(),
                         value=value,
                         headers=[(OUTBOX_HEADER, f"{self.store_name}:{row_id}".encode())],
@@ -210,7 +275,8 @@ class JourneyProcessor:
             retrying(lambda: self.publisher.abort_transaction(60))
             log.warning("%d journey publications not committed (%s); will retry", len(rows), error)
             return 0
-        PRODUCED.labels("journey", JOURNEYS.name).inc(len(rows))
+        for topic in {row[3] or JOURNEYS.name for row in rows}:
+            PRODUCED.labels("journey", topic).inc(sum(1 for r in rows if (r[3] or JOURNEYS.name) == topic))
         with Session(self.engine) as session, session.begin():
             store.forget_publications(session, [row[0] for row in rows])
         return len(rows)
@@ -276,5 +342,6 @@ def build_processor(settings: JourneySettings, clock: Clock) -> JourneyProcessor
         engine,
         AvroTranscoder(registry, VALID, AcceptedEpisode, "trusted"),
         AvroTranscoder(registry, JOURNEYS, ClientJourneys),
+        AvroTranscoder(registry, AUDIT, AuditEvent),
         clock,
     )

@@ -109,6 +109,17 @@ class OutboxRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_key: Mapped[str] = mapped_column(String(32))
     value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    topic: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: ndtms.journeys
+
+
+class ErasureRow(Base):
+    """A person erased (from the ledger `ndtms.erasures`): never stored again, kept through rebuilds."""
+
+    __tablename__ = "erasures"
+
+    client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ledger_offset: Mapped[int] = mapped_column(BigInteger)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class StoreIdentityRow(Base):
@@ -126,6 +137,9 @@ PEOPLE = Base.metadata.tables[PersonRow.__tablename__]
 JOURNEYS = Base.metadata.tables[JourneyRow.__tablename__]
 JOURNEY_PROVIDERS = Base.metadata.tables[JourneyProviderRow.__tablename__]
 OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
+ERASURES = Base.metadata.tables[ErasureRow.__tablename__]
+# Everything the store holds of a person, by table (the erasure list itself aside).
+PERSONAL_TABLES = (EPISODES, PEOPLE, JOURNEYS, JOURNEY_PROVIDERS, OUTBOX)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -306,11 +320,35 @@ def record_offsets(session: Session, topic: str, next_offsets: Mapping[int, int]
     )
 
 
-def add_publications(session: Session, publications: Sequence[tuple[str, bytes | None]]) -> None:
-    """Queue these (client key, record or tombstone) for publishing, in this order."""
+def add_publications(
+    session: Session, publications: Sequence[tuple[str, bytes | None]], topic: str | None = None
+) -> None:
+    """Queue these (client key, record or tombstone) for publishing, in this order (on `topic`,
+    `ndtms.journeys` when None)."""
     if publications:
-        rows = [{"client_key": client_key, "value": value} for client_key, value in publications]
+        rows = [{"client_key": k, "value": value, "topic": topic} for k, value in publications]
         session.execute(insert(OUTBOX), rows)
+
+
+def erased_people(session: Session) -> set[str]:
+    return set(session.scalars(select(ErasureRow.client_key)))
+
+
+def ledger_position(session: Session) -> int:
+    """The next ledger offset this store has not applied."""
+    last = session.scalar(select(func.max(ErasureRow.ledger_offset)))
+    return 0 if last is None else int(last) + 1
+
+
+def erase(session: Session, client_key: str, ledger_offset: int, erased_at: datetime) -> int:
+    """Delete every row of a person and list them as erased; the number of rows deleted."""
+    removed = 0
+    for table in PERSONAL_TABLES:
+        result = session.execute(delete(table).where(table.c.client_key == client_key))
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    row = {"client_key": client_key, "ledger_offset": ledger_offset, "erased_at": erased_at}
+    _upsert(session, ERASURES, [row], {"ledger_offset": _excluded("ledger_offset")})
+    return removed
 
 
 def episodes_of(session: Session, client_key: str) -> Sequence[EpisodeRow]:

@@ -26,6 +26,7 @@ from ndtms.metrics import labelled, observe
 from ndtms.stream.runner import Transaction
 from ndtms.stream.state import Store, StoreSpec
 from services.linker import exit_dates
+from services.linker.erasure import erase_person
 from services.linker.people import Changes, ExitDateReport, Person, apply, tick
 from services.linker.schedule import Schedule
 from services.linker.settings import LinkerSettings
@@ -41,6 +42,9 @@ LINK_CHANGES = Counter(
 TOMBSTONES = Counter("ndtms_linker_tombstones_total", "Transfers withdrawn from ndtms.links")
 RETIRED = Counter("ndtms_linker_episodes_retired_total", "Episodes compacted away by retention")
 DOUBTS = Counter("ndtms_linker_exit_date_reports_total", "Exit-date reports published", ["doubt"])
+ERASED_RECORDS = Counter(
+    "ndtms_linker_erased_records_total", "Accepted records dropped because their person is erased"
+)
 OPEN_WINDOWS = Gauge("ndtms_linker_pending_transfers", "Transfers pending in this instance's partitions")
 
 
@@ -100,6 +104,9 @@ class Linker:
         accepted = out.decoded(message, self.valid_codec)
         if accepted is None:
             return
+        if accepted.client_key in out.erased:
+            ERASED_RECORDS.inc()
+            return
         people: Store[Person] = out.stores["people"]
         partition = message.partition() or 0
         before = people.get(partition, accepted.client_key) or Person(accepted.client_key)
@@ -108,6 +115,25 @@ class Linker:
         self._publish(changes, out)
         self._store(partition, before, person, people)
         self._check_across_episodes(partition, accepted, out)
+
+    def erase(self, client_key: str, partition: int, out: Transaction) -> dict[str, int]:
+        people: Store[Person] = out.stores["people"]
+        dates: Store[PersonEpisodes] = out.stores["episode-dates"]
+        erased = erase_person(people.get(partition, client_key), dates.get(partition, client_key))
+        for transfer_id in erased.links_tombstoned:
+            TOMBSTONES.inc()
+            out.produce(LINKS.name, transfer_id.encode(), None)
+        for key in erased.reports_cleared:
+            out.produce(ERRORS.name, key.encode(), None)
+        if erased.held:
+            people.put(partition, client_key, None)
+            dates.put(partition, client_key, None)
+            self.schedules[partition].forget(client_key)
+        return {
+            "linker people deleted": int(erased.held),
+            f"tombstones on {LINKS.name}": len(erased.links_tombstoned),
+            f"tombstones on {ERRORS.name}": len(erased.reports_cleared),
+        }
 
     def _check_across_episodes(self, partition: int, accepted: AcceptedEpisode, out: Transaction) -> None:
         """The validator's checks across one person's episodes (its rules, its `checked_by`),

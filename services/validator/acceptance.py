@@ -9,6 +9,7 @@ accepted revision is the same whatever order the revisions arrive in.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Container
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +25,15 @@ class Verdict(StrEnum):
     REJECTED = "rejected"
     STALE = "stale"
     DUPLICATE = "duplicate"
+    # The client is on the erasure ledger: refused, reported, and nothing of it kept.
+    ERASED = "erased"
+
+
+ERASED_RULE = "ERA001"
+ERASED_MESSAGE = (
+    "the client has objected to NDTMS keeping their records and has been erased: this update "
+    "was not kept and nothing was passed on; do not send this client's episodes again"
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,8 @@ class EpisodeHead:
     attributor_digests: dict[str, str] = field(default_factory=dict)
     reported_revision: int = 0
     reported_findings: bool = False
+    # The person the latest checked revision named (accepted or not): whose findings these are.
+    checked_client_key: str | None = None
 
     def previous(self) -> PreviousRevision | None:
         if not self.accepted_revision or self.accepted_deleted:
@@ -108,8 +120,17 @@ def _withdrawal(update: EpisodeUpdate, client_key: str, now: datetime) -> Accept
     )
 
 
-def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: datetime) -> Decision:
+def decide(
+    head: EpisodeHead | None,
+    update: EpisodeUpdate,
+    secret: bytes,
+    now: datetime,
+    erased: Container[str] = frozenset(),
+) -> Decision:
     head = head or EpisodeHead()
+    named = _named(update, secret)
+    if named is not None and named in erased:
+        return Decision(Verdict.ERASED, head, report=_erased_report(update, now))
     if update.revision < head.accepted_revision:
         return Decision(Verdict.STALE, head)
     if update.revision == head.accepted_revision:
@@ -122,6 +143,8 @@ def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: 
     report = _report_for(head, update, findings, now)
     if report is not None:
         head = replace(head, reported_revision=update.revision, reported_findings=bool(findings))
+    if named is not None:
+        head = replace(head, checked_client_key=named)
     if any(f.severity is Severity.ERROR for f in findings):
         return Decision(Verdict.REJECTED, head, report=report)
 
@@ -134,9 +157,8 @@ def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: 
             forward.append(_withdrawal(update, filed_under, now))
         key = head.accepted_client_key
     else:
-        assert update.client is not None
-        c = update.client
-        key = client_key(secret, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
+        assert named is not None
+        key = named
         if filed_under is not None and filed_under != key:
             # The attributors changed: the episode leaves the person it was filed under.
             forward.append(_withdrawal(update, filed_under, now))
@@ -150,6 +172,25 @@ def decide(head: EpisodeHead | None, update: EpisodeUpdate, secret: bytes, now: 
         attributor_digests=digests or head.attributor_digests,
     )
     return Decision(Verdict.ACCEPTED, new_head, forward=tuple(forward), report=report)
+
+
+def _named(update: EpisodeUpdate, secret: bytes) -> str | None:
+    """The client key the update's attributors make (a withdrawal names nobody)."""
+    c = update.client
+    if c is None:
+        return None
+    return client_key(secret, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
+
+
+def _erased_report(update: EpisodeUpdate, now: datetime) -> ValidationReport:
+    finding = Finding(rule=ERASED_RULE, severity=Severity.ERROR, field="client", message=ERASED_MESSAGE)
+    return ValidationReport(
+        provider_id=update.provider_id,
+        episode_id=update.episode_id,
+        revision=update.revision,
+        findings=(finding,),
+        checked_at=now,
+    )
 
 
 def _report_for(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.linker import exit_dates
+from services.validator.acceptance import ERASED_RULE
 from services.validator.rules import CATALOGUE, PERSON_CATALOGUE
 
 HEADER = """\
@@ -19,9 +20,23 @@ so which revision is in force never depends on the order revisions arrive in.
 """
 
 
+ERASED_SUMMARY = (
+    "The client has not objected: an update for an erased client is refused, and nothing of it kept."
+)
+
+
 def render() -> str:
     lines = [
         HEADER,
+        "## Before any rule",
+        "",
+        "An update whose attributors make the client key of a person on the erasure ledger",
+        "(`ndtms.erasures`) is refused with this error alone, and no rule is checked.",
+        "",
+        "| code | severity | fields | rule |",
+        "|---|---|---|---|",
+        f"| {ERASED_RULE} | error | client | {ERASED_SUMMARY} |",
+        "",
         "## Rules on each update",
         "",
         "| code | severity | fields | rule |",
@@ -69,4 +84,5 @@ def descriptions() -> dict[str, str]:
     found = {rule.code: rule.summary for rule in CATALOGUE}
     found |= {rule.code: rule.summary for rule in PERSON_CATALOGUE}
     found[exit_dates.RULE] = LINKER_RULE
+    found[ERASED_RULE] = ERASED_SUMMARY
     return found

@@ -41,6 +41,18 @@ class ProviderSummary:
     rules: tuple[RuleSummary, ...]
 
 
+def surviving(records: Iterable[tuple[str, ValidationReport | None]]) -> list[ValidationReport]:
+    """The reports still on the compacted error topic: (key, report) in topic order, where a
+    tombstone (None; written when a person is erased) removes every earlier report of its episode."""
+    kept: dict[str, list[ValidationReport]] = defaultdict(list)
+    for key, report in records:
+        if report is None:
+            kept.pop(key, None)
+        else:
+            kept[key].append(report)
+    return [report for reports in kept.values() for report in reports]
+
+
 def current_reports(reports: Iterable[ValidationReport]) -> dict[tuple[str, str, str], ValidationReport]:
     latest: dict[tuple[str, str, str], ValidationReport] = {}
     for report in reports:

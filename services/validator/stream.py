@@ -24,6 +24,7 @@ from ndtms.stream.runner import Transaction
 from ndtms.stream.state import Store, StoreSpec
 from services.validator import reports
 from services.validator.acceptance import EpisodeHead, Verdict, decide
+from services.validator.erasure import erase_heads
 from services.validator.settings import ValidatorSettings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,22 @@ class Validator:
     def punctuate(self, out: Transaction) -> None:
         pass
 
+    def erase(self, client_key: str, partition: int, out: Transaction) -> dict[str, int]:
+        heads: Store[EpisodeHead] = out.stores["heads"]
+        # A client key appears verbatim in the head of every episode filed or checked under it.
+        erased = erase_heads(client_key, heads.containing(partition, client_key.encode()), self.clock())
+        for key in erased.heads:
+            heads.put(partition, key, None)
+        for withdrawal in erased.withdrawals:
+            out.produce(VALID.name, client_key.encode(), self.valid_codec.encode(withdrawal))
+        for key in erased.reports_cleared:
+            out.produce(ERRORS.name, key.encode(), None)
+        return {
+            "validator heads deleted": len(erased.heads),
+            f"withdrawals on {VALID.name}": len(erased.withdrawals),
+            f"tombstones on {ERRORS.name}": len(erased.reports_cleared),
+        }
+
     def process(self, message: Message, out: Transaction) -> None:
         update = out.decoded(message, self.raw_codec)
         if update is None:
@@ -65,7 +82,7 @@ class Validator:
         partition = message.partition() or 0
         head = heads.get(partition, key)
         now = self.clock()
-        decision = decide(head, update, self.secret, now)
+        decision = decide(head, update, self.secret, now, out.erased)
         observe("validator", RAW.name, message.timestamp()[1], update.recorded_at, now)
         labelled(UPDATES, decision.verdict.value).inc()
         for accepted in decision.forward:

@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 
 from ndtms import EpisodePublisher, PublishRejected
 from ndtms.access import CredentialStore
+from ndtms.audit import AuditTrail
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.erasing import ErasureLedger
 from ndtms.status import end_offsets
 from services.ingest.http import create_app
 from services.ingest.ledger import ExtractLedger
@@ -51,6 +53,7 @@ class Ingest:
             producer,
             credentials,
             ExtractLedger(settings.effective_ledger_url),
+            ErasureLedger(platform, AuditTrail(platform, lambda: NOW), lambda: NOW),
             lambda: NOW,
         )
         self.client = TestClient(app)

@@ -20,6 +20,7 @@ from ndtms.contract.episodes import (
     Setting,
     Sex,
 )
+from ndtms.contract.erasures import ErasureOrigin
 from ndtms.contract.findings import Finding, Severity, ValidationReport
 from ndtms.contract.journeys import ClientJourneys, CustodyPeriod, Journey, JourneyEpisode, JourneyStatus
 from ndtms.contract.links import LinkStatus, TransferLink
@@ -136,6 +137,7 @@ ENUMS: dict[str, type[StrEnum]] = {
     "LinkStatus": LinkStatus,
     "JourneyStatus": JourneyStatus,
     "AuditAction": AuditAction,
+    "ErasureOrigin": ErasureOrigin,
 }
 
 

@@ -122,6 +122,27 @@ def test_revisions_come_from_content() -> None:
     assert moved.parsed.update.revision == 2
 
 
+@pytest.mark.parametrize(
+    ("consented_before", "consent_now", "change"),
+    [
+        (True, "N", Change.OBJECTED),  # withdrawn: the client's objection, not a new revision
+        (True, "Y", Change.UNCHANGED),
+        (False, "N", Change.UNCHANGED),  # never consented: the validator refused it already (ATT006)
+        (None, "N", Change.CHANGED),  # published before consents were kept: not known to be withdrawn
+        (False, "Y", Change.CHANGED),
+    ],
+)
+def test_consent_withdrawn_in_an_extract_is_an_objection(
+    consented_before: bool | None, consent_now: str, change: Change
+) -> None:
+    before = COMMUNITY if consented_before in (True, None) else COMMUNITY.replace(",Y,", ",N,")
+    [(_, first)] = read(HEADER, before)
+    digest = plan(first, None).digest
+    assert digest is not None
+    [(_, now)] = read(HEADER, COMMUNITY.replace(",Y,", f",{consent_now},"))
+    assert plan(now, Held(1, digest, consented_before)).change is change
+
+
 def test_an_update_written_as_a_row_reads_back_the_same() -> None:
     [(_, community), (_, prison)] = read(HEADER, COMMUNITY, PRISON)
     for parsed in (community, prison):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ndtms.contract.findings import Finding, Severity, ValidationReport
 from services.validator.catalogue_doc import render
-from services.validator.quality import open_findings
+from services.validator.quality import open_findings, surviving
 from tests.builders import NOW
 
 ERROR = Finding(rule="DAT002", severity=Severity.ERROR, field="triage_date", message="m")
@@ -41,6 +41,19 @@ def test_checkers_do_not_clear_each_others_findings() -> None:
     reports = [report("P1", "E1", 3, WARNING, by="validator-cross-episode"), report("P1", "E1", 4)]
     [summary] = open_findings(reports)
     assert summary.warnings == 1
+
+
+def test_a_tombstone_clears_every_earlier_report_of_its_episode_and_nothing_later() -> None:
+    records = [
+        ("P1/E1", report("P1", "E1", 1, ERROR)),
+        ("P1/E1", report("P1", "E1", 1, WARNING, by="linker")),
+        ("P1/E2", report("P1", "E2", 1, ERROR)),
+        ("P1/E1", None),  # the person was erased
+        ("P1/E1", report("P1", "E1", 2, ERROR, minutes=5)),  # a later update, refused
+    ]
+    kept = surviving(records)
+    assert sorted((r.episode_id, r.revision) for r in kept) == [("E1", 2), ("E2", 1)]
+    assert surviving([("P1/E1", None)]) == []
 
 
 def test_provider_filter() -> None:
