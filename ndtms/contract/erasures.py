@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from ndtms.contract.dates import iso_date, rfc3339_instant
 from ndtms.contract.episodes import Identifier, Sex
@@ -36,7 +36,14 @@ class ObjectingClient(BaseModel):
     sex: Sex
     # Accepted so that a vendor can send its `client` object as it is; neither names the person.
     local_authority: Annotated[str, Field(min_length=1, max_length=16)] | None = None
-    consent: bool | None = None
+    consent: StrictBool | None = None
+
+
+def _instant_text(value: object) -> object:
+    # JSON carries an instant as text: a number is not one (pydantic would read 0 as 1970).
+    if not isinstance(value, str | datetime):
+        raise ValueError(f"got {value!r}; expected an instant as text, e.g. 2024-03-01T10:02:00Z")
+    return rfc3339_instant(value)
 
 
 class Objection(BaseModel):
@@ -46,7 +53,7 @@ class Objection(BaseModel):
 
     provider_id: Identifier
     client: ObjectingClient
-    recorded_at: Annotated[AwareDatetime, BeforeValidator(rfc3339_instant)]
+    recorded_at: Annotated[AwareDatetime, BeforeValidator(_instant_text)]
 
 
 class ErasureRecorded(BaseModel):

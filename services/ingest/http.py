@@ -346,6 +346,7 @@ def create_app(
             },
             **UNAUTHORISED,
             **problem_responses(
+                s400="the body is not JSON",
                 s422="the objection is not valid (see errors)",
                 s503="the objection could not be recorded (the broker did not acknowledge it): send it again",
             ),

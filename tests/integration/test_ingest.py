@@ -6,7 +6,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,8 +21,10 @@ from ndtms import EpisodePublisher, PublishRejected
 from ndtms.access import CredentialStore
 from ndtms.audit import AuditTrail
 from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.erasures import ErasureRecorded
+from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import RAW
+from ndtms.contract.topics import ERASURES, RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.erasing import ErasureLedger
 from ndtms.status import end_offsets
@@ -255,3 +257,100 @@ def test_the_client_publishes_over_http_and_straight_to_kafka(
         assert [r.episode_id for r in direct.publish([second])] == [second.episode_id]
     arrived = Counter(u.episode_id for u in ingest.arrived())
     assert arrived == Counter({first.episode_id: 1, twice.episode_id: 1, second.episode_id: 1})
+
+
+def erasures_since(platform: PlatformSettings, start: int) -> list[ErasureRecorded]:
+    """The ledger's entries from an offset on, decoded with the registry."""
+    codec = AvroTranscoder(registry_client(platform.registry_url), ERASURES, ErasureRecorded)
+    consumer = Consumer({**platform.kafka_client_config(), "group.id": f"erasures-{time.time_ns()}"})
+    consumer.assign([TopicPartition(ERASURES.name, 0, start)])
+    end = end_offsets(consumer, ERASURES.name, 1)[0]
+    found: list[ErasureRecorded] = []
+    deadline = time.monotonic() + 30
+    while start + len(found) < end and time.monotonic() < deadline:
+        found += [codec.decode(m.value()) for m in consumer.consume(100, timeout=0.5) if m.error() is None]
+    consumer.close()
+    return found
+
+
+def ledger_end(platform: PlatformSettings) -> int:
+    consumer = Consumer({**platform.kafka_client_config(), "group.id": "erasures-end"})
+    try:
+        return end_offsets(consumer, ERASURES.name, 1)[0]
+    finally:
+        consumer.close()
+
+
+OBJECTING = {"first_initial": "a", "second_initial": "B", "date_of_birth": "1985-03-02", "sex": "male"}
+OBJECTION: dict[str, Any] = {
+    "provider_id": "CMTY001",
+    "client": OBJECTING,
+    "recorded_at": "2024-06-01T10:00:00Z",
+}
+
+
+def test_an_objection_is_recorded_on_the_ledger_under_the_client_key_alone(
+    ingest: Ingest, platform: PlatformSettings
+) -> None:
+    start = ledger_end(platform)
+    answer = ingest.client.post("/v1/objections", json=OBJECTION, headers=ingest.auth)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "recorded" and answer.json()["ledger_offset"] >= start
+    [erasure] = erasures_since(platform, start)
+    expected = client_key(platform.pseudonym_secret(), "A", "B", date(1985, 3, 2), "male")
+    assert (erasure.client_key, erasure.erased_by, erasure.origin) == (
+        expected,
+        "CMTY001",
+        "provider_objection",
+    )
+    assert "1985" not in erasure.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "says"),
+    [
+        (OBJECTION, "other", 403, "may not act for provider CMTY001"),
+        (OBJECTION, None, 401, "API key"),
+        (
+            {**OBJECTION, "client": {**OBJECTING, "date_of_birth": "1985-02-30"}},
+            "auth",
+            422,
+            "30 February",
+        ),
+        ({**OBJECTION, "recorded_at": "2024-06-01"}, "auth", 422, "recorded_at"),
+        ({**OBJECTION, "client": {"first_initial": "A"}}, "auth", 422, "second_initial"),
+    ],
+)
+def test_a_bad_objection_is_refused_and_nothing_recorded(
+    ingest: Ingest, platform: PlatformSettings, body: Any, headers: str | None, status: int, says: str
+) -> None:
+    start = ledger_end(platform)
+    auth = {"auth": ingest.auth, "other": ingest.other}.get(headers or "", {})
+    answer = ingest.client.post("/v1/objections", json=body, headers=auth)
+    assert answer.status_code == status and says in answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert ledger_end(platform) == start
+
+
+def test_consent_withdrawn_in_an_extract_is_the_clients_objection(
+    ingest: Ingest, platform: PlatformSettings
+) -> None:
+    stamp = time.time_ns()
+    row = f"CMTY001,W{stamp},C,Q,R,1971-04-05,2,E09000033,Y,2024-03-05,2024-03-06,,,,,,,,"
+    first = ingest.client.post("/v1/extracts?provider=CMTY001", content=csv_of(row), headers=ingest.auth)
+    assert first.json()["new"] == 1
+    start = ledger_end(platform)
+    withdrawn = row.replace(",Y,", ",N,")
+    second = ingest.client.post(
+        "/v1/extracts?provider=CMTY001", content=csv_of(withdrawn), headers=ingest.auth
+    )
+    assert (second.json()["objections"], second.json()["published"]) == (1, 0)
+    [erasure] = erasures_since(platform, start)
+    assert erasure.origin == "extract_consent_withdrawn" and erasure.erased_by == "CMTY001"
+    assert erasure.client_key == client_key(platform.pseudonym_secret(), "Q", "R", date(1971, 4, 5), "female")
+    # Sent again with consent N: not a second objection, and still not published.
+    again = ingest.client.post(
+        "/v1/extracts?provider=CMTY001", content=csv_of(withdrawn), headers=ingest.auth
+    )
+    assert (again.json()["objections"], again.json()["unchanged"]) == (0, 1)
+    assert [u.revision for u in ingest.arrived() if u.episode_id == f"W{stamp}"] == [1]
