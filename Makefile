@@ -30,6 +30,7 @@ bench: install
 	$(VENV)/bin/python -m benchmarks.journey --updates 60000
 	$(VENV)/bin/python -m benchmarks.recovery
 	$(VENV)/bin/python -m benchmarks.ingest
+	$(VENV)/bin/python -m benchmarks.matching
 
 down:
 	$(NDTMS) down
