@@ -63,10 +63,12 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
     probe = Consumer({**settings.kafka_client_config(), "group.id": "ndtms-status-probe"})
     try:
         topics: dict[str, dict[int, int]] = {}
-        for spec in CATALOGUE:
-            if spec.name in metadata.topics:
-                count = len(metadata.topics[spec.name].partitions)
-                topics[spec.name] = end_offsets(probe, spec.name, count)
+        # Every public topic, and the internal ones a service reads (the probable-match input).
+        names = [spec.name for spec in CATALOGUE] + [t for s in SERVICES for t in s.input_topics]
+        for name in dict.fromkeys(names):
+            if name in metadata.topics:
+                count = len(metadata.topics[name].partitions)
+                topics[name] = end_offsets(probe, name, count)
     finally:
         probe.close()
     services: dict[str, Any] = {}

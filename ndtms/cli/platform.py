@@ -69,7 +69,8 @@ def bring_up(platform: PlatformSettings) -> None:
 
 
 def retention_line(platform: PlatformSettings) -> str:
-    names = " and ".join(spec.name for spec in WITH_ATTRIBUTORS)
+    *others, last = [spec.name for spec in WITH_ATTRIBUTORS]
+    names = f"{', '.join(others)} and {last}" if others else last
     return f"Retention of {names} (the only topics with attributors): {platform.raw_retention_days} days"
 
 

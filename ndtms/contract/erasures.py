@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from ndtms.contract.dates import iso_date, rfc3339_instant
 from ndtms.contract.episodes import Identifier, Sex
 from ndtms.contract.pseudonyms import CLIENT_KEY_PATTERN
-from ndtms.contract.topics import RAW, VALID
+from ndtms.contract.topics import MATCHING, RAW, VALID
 
 
 class ErasureOrigin(StrEnum):
@@ -85,12 +85,14 @@ class ErasureReceipt(BaseModel):
     ledger_offset: int
 
 
-# Which services must confirm an erasure, and the partitions of their input each must cover
-# (the validator reads ndtms.episodes.raw, the linker and journey ndtms.episodes.valid).
-CONFIRMING: dict[str, int] = {
-    "validator": RAW.partitions,
-    "linker": VALID.partitions,
-    "journey": VALID.partitions,
+# Which services must confirm an erasure, for which input, and how many partitions of it: the
+# validator reads ndtms.episodes.raw; the linker ndtms.episodes.valid (people) and
+# ndtms.matching.episodes (the national probable-match search); journey ndtms.episodes.valid.
+CONFIRMING: dict[tuple[str, str], int] = {
+    ("validator", RAW.name): RAW.partitions,
+    ("linker", VALID.name): VALID.partitions,
+    ("linker", MATCHING.name): MATCHING.partitions,
+    ("journey", VALID.name): VALID.partitions,
 }
 
 
@@ -98,24 +100,25 @@ class ErasureTally(BaseModel):
     """The receipts for one ledger entry so far: what each service removed, which partitions it covered."""
 
     ledger_offset: int
-    covered: dict[str, set[int]] = Field(default_factory=dict)
+    covered: dict[tuple[str, str], set[int]] = Field(default_factory=dict)
     removed: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     def add(self, receipt: ErasureReceipt) -> None:
         if receipt.ledger_offset != self.ledger_offset:
             return
-        self.covered.setdefault(receipt.service, set()).update(receipt.partitions)
+        self.covered.setdefault((receipt.service, receipt.input_topic), set()).update(receipt.partitions)
         counts = self.removed.setdefault(receipt.service, {})
         for what, count in receipt.removed.items():
             counts[what] = counts.get(what, 0) + count
 
     def waiting_for(self) -> list[str]:
-        """The services that have not yet covered every partition of their input."""
-        return [
+        """The services that have not yet covered every partition of their inputs."""
+        waiting = [
             service
-            for service, partitions in CONFIRMING.items()
-            if not set(range(partitions)) <= self.covered.get(service, set())
+            for (service, topic), partitions in CONFIRMING.items()
+            if not set(range(partitions)) <= self.covered.get((service, topic), set())
         ]
+        return list(dict.fromkeys(waiting))
 
     @property
     def complete(self) -> bool:

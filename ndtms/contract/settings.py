@@ -53,7 +53,8 @@ class PlatformSettings(BaseSettings):
     linker_port: int = 18703
     # `ndtms status` calls a provider silent when nothing was accepted from it for this long.
     silent_provider_hours: float = 48.0
-    # How long ndtms.episodes.raw (and ndtms.dlq) keep records: the only topics with attributors.
+    # How long ndtms.episodes.raw (and ndtms.dlq, ndtms.matching.episodes) keep records: the only
+    # topics with attributors.
     raw_retention_days: int = Field(default=DEFAULT_RAW_RETENTION_DAYS, ge=1, le=3650)
     # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir.
     credentials_file: Path | None = None

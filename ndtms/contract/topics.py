@@ -11,6 +11,7 @@ class KeyKind(StrEnum):
     CLIENT = "client_key"
     TRANSFER = "transfer_id"
     SUBJECT = "subject"
+    CANDIDATE = "transfer_id|provider_id/episode_id"
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,36 @@ ERASURES = TopicSpec(
     purpose="The erasure ledger: people erased at their objection, for good; who asked, when, why.",
 )
 
-CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ, AUDIT, ERASURES)
+CANDIDATES = TopicSpec(
+    name="ndtms.links.candidates",
+    short_name="candidates",
+    key=KeyKind.CANDIDATE,
+    value_schema="link_candidate.avsc",
+    # One partition: one matcher holds the national queue and writes it in order.
+    partitions=1,
+    config={"cleanup.policy": "compact", "delete.retention.ms": _WEEK_MS},
+    purpose="Probable matches of releases to other people's community episodes, for a person to decide.",
+)
+
+# Internal: accepted revisions with their attributors, from the validator to the matcher. Not
+# part of the public contract (msgpack, see ndtms.contract.candidates.MatchEpisode).
+MATCHING = TopicSpec(
+    name="ndtms.matching.episodes",
+    short_name="matching",
+    key=KeyKind.EPISODE,
+    value_schema=None,
+    partitions=1,
+    config={
+        "cleanup.policy": "delete",
+        "retention.ms": str(DEFAULT_RAW_RETENTION_DAYS * DAY_MS),
+        "min.insync.replicas": "1",
+    },
+    purpose="Accepted revisions with attributors, for the probable-match search (internal).",
+)
+
+CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ, AUDIT, ERASURES, CANDIDATES)
 # Topics whose records may carry initials and dates of birth: their retention is bounded.
-WITH_ATTRIBUTORS: tuple[TopicSpec, ...] = (RAW, DLQ)
+WITH_ATTRIBUTORS: tuple[TopicSpec, ...] = (RAW, DLQ, MATCHING)
 
 
 def attributor_retention(days: int) -> dict[str, dict[str, str]]:
@@ -140,7 +168,7 @@ def configured(spec: TopicSpec, raw_retention_days: int) -> dict[str, str]:
     return {**spec.config, **attributor_retention(raw_retention_days).get(spec.name, {})}
 
 
-def _state(name: str, key: KeyKind) -> TopicSpec:
+def _state(name: str, key: KeyKind, partitions: int = EPISODE_PARTITIONS) -> TopicSpec:
     # A stage's state changelog (ndtms.stream.state), created up front with the rest so that a
     # stage never restores from a topic that does not exist yet. Not part of the public contract.
     return TopicSpec(
@@ -148,11 +176,16 @@ def _state(name: str, key: KeyKind) -> TopicSpec:
         short_name=f"{name}-state",
         key=key,
         value_schema=None,
-        partitions=EPISODE_PARTITIONS,
+        partitions=partitions,
         config={"cleanup.policy": "compact", "delete.retention.ms": str(6 * 24 * 3600 * 1000)},
         purpose="Changelog of a stream stage's state (one record per changed key per transaction).",
     )
 
+
+MATCH_EPISODES_STATE = _state("ndtms-linker-match-episodes", KeyKind.EPISODE, MATCHING.partitions)
+# State that holds attributors (the probable-match search compares them), as long as the
+# episode is in the search (NDTMS_LINKER_MATCH_HORIZON_DAYS after its latest date).
+ATTRIBUTOR_STATE: tuple[TopicSpec, ...] = (MATCH_EPISODES_STATE,)
 
 INTERNAL: tuple[TopicSpec, ...] = (
     _state("ndtms-validator-heads", KeyKind.EPISODE),
@@ -161,6 +194,12 @@ INTERNAL: tuple[TopicSpec, ...] = (
     # How far into ndtms.erasures each input partition's state has been erased.
     _state("ndtms-validator-erasures", KeyKind.SUBJECT),
     _state("ndtms-linker-erasures", KeyKind.SUBJECT),
+    MATCHING,
+    # The linker's probable-match search: the episodes it compares (attributors included), what
+    # it published, and how far it has swept for erasures.
+    MATCH_EPISODES_STATE,
+    _state("ndtms-linker-match-published", KeyKind.CANDIDATE, MATCHING.partitions),
+    _state("ndtms-linker-erasures-1", KeyKind.SUBJECT, MATCHING.partitions),
 )
 
 

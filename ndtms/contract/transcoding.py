@@ -19,12 +19,23 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, Schema
 from pydantic import BaseModel, ValidationError
 
 from ndtms.contract.audit import AuditEvent
+from ndtms.contract.candidates import LinkCandidate
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.erasures import ErasureRecorded
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.links import TransferLink
-from ndtms.contract.topics import AUDIT, ERASURES, ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
+from ndtms.contract.topics import (
+    AUDIT,
+    CANDIDATES,
+    ERASURES,
+    ERRORS,
+    JOURNEYS,
+    LINKS,
+    RAW,
+    VALID,
+    TopicSpec,
+)
 from ndtms.contract.trusted import constructor
 from ndtms.contract.unions import union_hints
 
@@ -61,6 +72,7 @@ MODEL_OF_TOPIC: dict[str, type[BaseModel]] = {
     LINKS.name: TransferLink,
     AUDIT.name: AuditEvent,
     ERASURES.name: ErasureRecorded,
+    CANDIDATES.name: LinkCandidate,
 }
 
 

@@ -50,10 +50,13 @@ class Processor(Protocol):
 
     def process(self, message: Message, out: Transaction) -> None: ...
 
-    def erase(self, client_key: str, partition: int, out: Transaction) -> dict[str, int]:
-        """Remove everything a partition's state holds of an erased person, with its tombstones;
-        what was removed, counted by topic or store."""
+    def erase(self, client_key: str, topic: str, partition: int, out: Transaction) -> dict[str, int]:
+        """Remove everything the state of one input partition holds of an erased person, with its
+        tombstones; what was removed, counted by topic or store."""
         ...
+
+    def after_batch(self, out: Transaction) -> None:
+        """Called after each batch of records (with or without records): work done once per batch."""
 
     def assigned(self, stores: dict[str, Store[Any]], partitions: dict[str, list[int]]) -> None:
         """Partitions arrived (state restored) or left; rebuild anything derived from the stores."""
@@ -210,11 +213,17 @@ class StageRunner:
         self.group_id = group_id
         folder = Path(settings.state_dir) / group_id
         self.stores: dict[str, Store[Any]] = {s.name: Store(s, folder) for s in processor.stores}
-        marks = StoreSpec("erasures", processor.topics[0], f"{group_id}-erasures-state", ErasureMark)
-        self.stores[marks.name] = Store(marks, folder)
+        # How far each input partition's state has been swept for erasures (one store per input).
+        self.marks: dict[str, Store[ErasureMark]] = {}
+        for n, topic in enumerate(processor.topics):
+            name = "erasures" if n == 0 else f"erasures-{n}"
+            changelog = f"{group_id}-{name}-state"
+            self.marks[topic] = self.stores[name] = Store(
+                StoreSpec(name, topic, changelog, ErasureMark), folder
+            )
         self.ledger = LedgerFollower(settings, group_id)
         # (ledger end, partitions) last swept to: the marks need reading again only when either moves.
-        self._swept: tuple[int, tuple[int, ...]] | None = None
+        self._swept: tuple[int, tuple[tuple[str, tuple[int, ...]], ...]] | None = None
         self.instance = instance
         self.audit_codec = AvroTranscoder(registry_client(settings.registry_url), AUDIT, AuditEvent)
         client = settings.kafka_client_config()
@@ -475,6 +484,7 @@ class StageRunner:
                     continue
                 self._sweep(out)
                 self._handle(messages, out)
+                self.processor.after_batch(out)
                 now = time.monotonic()
                 if not messages and not self.in_transaction and self.ready and self._moved_without_records():
                     self.begin()
@@ -494,11 +504,15 @@ class StageRunner:
     def _sweep(self, out: Transaction) -> None:
         """Erase, in the partitions held, whoever the ledger names that they were not swept for."""
         self.ledger.poll()
-        marks: Store[ErasureMark] = self.stores["erasures"]
         end = self.ledger.next_offset
-        if self._swept == (end, tuple(marks.partitions)):
+        held = tuple((topic, tuple(marks.partitions)) for topic, marks in self.marks.items())
+        if self._swept == (end, held):
             return
-        self._swept = (end, tuple(marks.partitions))
+        self._swept = (end, held)
+        for topic, marks in self.marks.items():
+            self._sweep_topic(topic, marks, end, out)
+
+    def _sweep_topic(self, topic: str, marks: Store[ErasureMark], end: int, out: Transaction) -> None:
         starts: dict[int, int] = {}
         for partition in marks.partitions:
             mark = marks.get(partition, MARK_KEY)
@@ -511,21 +525,27 @@ class StageRunner:
             covered = tuple(p for p, start in sorted(starts.items()) if start <= entry.offset)
             removed: dict[str, int] = {}
             for partition in covered:
-                for what, count in self.processor.erase(entry.erasure.client_key, partition, out).items():
+                erased = self.processor.erase(entry.erasure.client_key, topic, partition, out)
+                for what, count in erased.items():
                     removed[what] = removed.get(what, 0) + count
-            self._receipt(entry, covered, removed, out)
+            self._receipt(entry, topic, covered, removed, out)
         for partition in starts:
             marks.put(partition, MARK_KEY, ErasureMark(end))
 
     def _receipt(
-        self, entry: LedgerEntry, covered: tuple[int, ...], removed: dict[str, int], out: Transaction
+        self,
+        entry: LedgerEntry,
+        topic: str,
+        covered: tuple[int, ...],
+        removed: dict[str, int],
+        out: Transaction,
     ) -> None:
         now = self.processor.clock()
         if not entry.worth_a_receipt(sum(removed.values()), now):
             return
         receipt = ErasureReceipt(
             service=self.processor.service,
-            input_topic=self.processor.topics[0],
+            input_topic=topic,
             partitions=covered,
             removed=removed,
             ledger_offset=entry.offset,

@@ -11,14 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
+from ndtms.contract.candidates import Band
 from services.linker.match_model import MatchModel
-
-
-class Band(StrEnum):
-    LIKELY = "likely"
-    POSSIBLE = "possible"
 
 
 @dataclass(frozen=True)

@@ -107,20 +107,24 @@ def candidates_for(
 ) -> list[Candidate]:
     """The release's candidates at or above `possible`, best first; `rejected` episodes left out."""
     end = release.window_end(grace_days)
+    near = (c for c in index.near(release.attributors, release.exit_date, end) if c.episode not in rejected)
+    found = candidates_within(release, near, model, grace_days)
+    return sorted(found, key=lambda c: (-c.score.match_weight, c.episode))
+
+
+def candidates_within(
+    release: ReleaseFacts, community: Iterable[CommunityFacts], model: MatchModel, grace_days: int = 0
+) -> list[Candidate]:
+    """Those of these community episodes that are the release's candidates: other people's,
+    dated in its window, scored at least `possible`."""
+    end = release.window_end(grace_days)
     found = []
-    for community in index.near(release.attributors, release.exit_date, end):
-        if community.client_key == release.client_key or community.episode in rejected:
+    for episode in community:
+        if episode.client_key == release.client_key or not episode.in_window(release.exit_date, end):
             continue
-        if not community.in_window(release.exit_date, end):
-            continue
-        facts = (
-            release.attributors,
-            community.attributors,
-            release.destination_la,
-            community.local_authority,
-        )
+        facts = (release.attributors, episode.attributors, release.destination_la, episode.local_authority)
         # The weight alone first: most pairs in a block are far below `possible`.
         if probability_of(weight_of(levels_of(*facts), release.attributors, model)) < model.possible:
             continue
-        found.append(Candidate(release.transfer_id, community.episode, score(*facts, model)))
-    return sorted(found, key=lambda c: (-c.score.match_weight, c.episode))
+        found.append(Candidate(release.transfer_id, episode.episode, score(*facts, model)))
+    return found

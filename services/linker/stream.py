@@ -20,13 +20,14 @@ from ndtms.clocks import Clock, today_in_england
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.findings import Finding, Severity, ValidationReport
 from ndtms.contract.links import TransferLink
-from ndtms.contract.topics import ERRORS, LINKS, VALID
+from ndtms.contract.topics import ERRORS, LINKS, MATCHING, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.metrics import labelled, observe
 from ndtms.stream.runner import Transaction
 from ndtms.stream.state import Store, StoreSpec
 from services.linker import exit_dates
 from services.linker.erasure import erase_person
+from services.linker.matcher import ProbableMatches
 from services.linker.people import Changes, ExitDateReport, Person, apply, tick
 from services.linker.schedule import Schedule
 from services.linker.settings import LinkerSettings
@@ -71,16 +72,20 @@ def validation_report(item: ExitDateReport, clock: Clock) -> ValidationReport:
 
 class Linker:
     service = "linker"
-    topics: tuple[str, ...] = (VALID.name,)
+    # Each person's episodes (valid, by client key), and the national probable-match search
+    # (one partition, held with partition 0 of valid: the group assigns by range).
+    topics: tuple[str, ...] = (VALID.name, MATCHING.name)
 
     def __init__(self, settings: LinkerSettings, clock: Clock):
         app = settings.linker_app_id
+        registry = registry_client(settings.registry_url)
+        self.matches = ProbableMatches(settings, clock, registry)
         self.stores: tuple[StoreSpec[Any], ...] = (
             StoreSpec("people", VALID.name, f"{app}-people-state", Person),
             StoreSpec("episode-dates", VALID.name, f"{app}-episode-dates-state", PersonEpisodes),
+            *self.matches.stores,
         )
         self.punctuate_seconds = settings.linker_sweep_seconds
-        registry = registry_client(settings.registry_url)
         self.valid_codec = AvroTranscoder(registry, VALID, AcceptedEpisode, "trusted")
         self.link_codec = AvroTranscoder(registry, LINKS, TransferLink)
         self.report_codec = AvroTranscoder(registry, ERRORS, ValidationReport)
@@ -99,8 +104,12 @@ class Linker:
             for _, person in people.items(partition):
                 schedule.note(person)
         OPEN_WINDOWS.set(sum(s.pending for s in self.schedules.values()))
+        self.matches.assigned(stores, partitions)
 
     def process(self, message: Message, out: Transaction) -> None:
+        if message.topic() == MATCHING.name:
+            self.matches.process(message, out)
+            return
         accepted = out.decoded(message, self.valid_codec)
         if accepted is None:
             return
@@ -116,7 +125,12 @@ class Linker:
         self._store(partition, before, person, people)
         self._check_across_episodes(partition, accepted, out)
 
-    def erase(self, client_key: str, partition: int, out: Transaction) -> dict[str, int]:
+    def after_batch(self, out: Transaction) -> None:
+        self.matches.after_batch(out)
+
+    def erase(self, client_key: str, topic: str, partition: int, out: Transaction) -> dict[str, int]:
+        if topic == MATCHING.name:
+            return {"linker match episodes deleted": self.matches.erase(client_key, out)}
         people: Store[Person] = out.stores["people"]
         dates: Store[PersonEpisodes] = out.stores["episode-dates"]
         erased = erase_person(people.get(partition, client_key), dates.get(partition, client_key))
@@ -160,6 +174,7 @@ class Linker:
                 self._publish(changes, out)
                 self._store(partition, before, person, people)
         OPEN_WINDOWS.set(sum(s.pending for s in self.schedules.values()))
+        self.matches.forget_old(out)
 
     def _store(self, partition: int, before: Person, after: Person, people: Store[Person]) -> None:
         schedule = self.schedules[partition]

@@ -15,9 +15,10 @@ from confluent_kafka import Message
 from prometheus_client import Counter
 
 from ndtms.clocks import Clock
+from ndtms.contract.candidates import MATCH_ENCODER, MatchEpisode
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
-from ndtms.contract.topics import ERRORS, RAW, VALID
+from ndtms.contract.topics import ERRORS, MATCHING, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.metrics import labelled, observe
 from ndtms.stream.runner import Transaction
@@ -54,7 +55,10 @@ class Validator:
     def punctuate(self, out: Transaction) -> None:
         pass
 
-    def erase(self, client_key: str, partition: int, out: Transaction) -> dict[str, int]:
+    def after_batch(self, out: Transaction) -> None:
+        pass
+
+    def erase(self, client_key: str, topic: str, partition: int, out: Transaction) -> dict[str, int]:
         heads: Store[EpisodeHead] = out.stores["heads"]
         # A client key appears verbatim in the head of every episode filed or checked under it.
         erased = erase_heads(client_key, heads.containing(partition, client_key.encode()), self.clock())
@@ -69,6 +73,17 @@ class Validator:
             f"withdrawals on {VALID.name}": len(erased.withdrawals),
             f"tombstones on {ERRORS.name}": len(erased.reports_cleared),
         }
+
+    @staticmethod
+    def _for_matching(update: EpisodeUpdate, accepted: AcceptedEpisode, out: Transaction) -> None:
+        """The probable-match search needs the attributors the valid topic leaves out."""
+        c = update.client
+        record = (
+            MatchEpisode.of(accepted, c.first_initial, c.second_initial, c.date_of_birth)
+            if c is not None and not accepted.deleted
+            else MatchEpisode.of(accepted, None, None, None)
+        )
+        out.produce(MATCHING.name, accepted.episode_key.encode(), MATCH_ENCODER.encode(record))
 
     def process(self, message: Message, out: Transaction) -> None:
         update = out.decoded(message, self.raw_codec)
@@ -87,6 +102,7 @@ class Validator:
         labelled(UPDATES, decision.verdict.value).inc()
         for accepted in decision.forward:
             out.produce(VALID.name, accepted.client_key.encode(), self.valid_codec.encode(accepted))
+            self._for_matching(update, accepted, out)
         if decision.report is not None:
             reports.publish(decision.report, self.report_codec, out)
         if decision.verdict in (Verdict.ACCEPTED, Verdict.REJECTED) and decision.head != head:

@@ -13,6 +13,7 @@ from ndtms.cli.erasures import parse_attributors
 from ndtms.contract.erasures import ErasureOrigin, ErasureReceipt, ErasureRecorded, ErasureTally
 from ndtms.contract.findings import Severity
 from ndtms.contract.pseudonyms import client_key
+from ndtms.contract.topics import MATCHING, RAW, VALID
 from ndtms.stream.erasures import LedgerEntry
 from ndtms.stream.state import Store, StoreSpec
 from services.linker.erasure import erase_person
@@ -136,21 +137,25 @@ def test_erasing_tombstones_every_transfer_and_clears_every_episodes_reports() -
 
 
 # --- confirmations -------------------------------------------------------------------------
-def receipt(service: str, partitions: tuple[int, ...], offset: int = 7, **removed: int) -> ErasureReceipt:
+def receipt(
+    service: str, partitions: tuple[int, ...], offset: int = 7, topic: str = VALID.name, **removed: int
+) -> ErasureReceipt:
     return ErasureReceipt(
-        service=service, input_topic="t", partitions=partitions, removed=removed, ledger_offset=offset
+        service=service, input_topic=topic, partitions=partitions, removed=removed, ledger_offset=offset
     )
 
 
 def test_an_erasure_is_confirmed_when_every_service_covered_every_partition() -> None:
     tally = ErasureTally(ledger_offset=7)
     assert tally.waiting_for() == ["validator", "linker", "journey"]
-    tally.add(receipt("validator", (0, 1, 2), heads=2))
-    tally.add(receipt("validator", (3, 4, 5), 6, heads=9))  # another erasure's receipt: not ours
+    tally.add(receipt("validator", (0, 1, 2), topic=RAW.name, heads=2))
+    tally.add(receipt("validator", (3, 4, 5), 6, topic=RAW.name, heads=9))  # another erasure's: not ours
     tally.add(receipt("linker", (0, 1, 2, 3, 4, 5), links=1))
     tally.add(receipt("journey", (0, 1, 2, 3, 4, 5), rows=5))
-    assert tally.waiting_for() == ["validator"] and not tally.complete
-    tally.add(receipt("validator", (3, 4, 5), heads=1))
+    assert tally.waiting_for() == ["validator", "linker"] and not tally.complete
+    tally.add(receipt("linker", (0,), topic=MATCHING.name))  # the probable-match search, too
+    assert tally.waiting_for() == ["validator"]
+    tally.add(receipt("validator", (3, 4, 5), topic=RAW.name, heads=1))
     assert tally.complete
     assert tally.removed["validator"] == {"heads": 3}
     assert tally.totals() == {"heads": 3, "links": 1, "rows": 5}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.linker.banding import Band, Proposal, band_of, banded
+from ndtms.contract.candidates import Band
+from services.linker.banding import Proposal, band_of, banded
 from services.linker.candidates import CommunityFacts, CommunityIndex, ReleaseFacts, candidates_for
 from services.linker.comparisons import (
     Attributors,

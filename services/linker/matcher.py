@@ -1,0 +1,173 @@
+"""The linker's national search for probable matches: episodes with attributors in, candidates out.
+
+Part of the linker stage: it reads `ndtms.matching.episodes` (one partition, so one instance
+holds the national search: the one that also holds partition 0 of `ndtms.episodes.valid`) and
+keeps every episode it compares in a store (attributors included; kept no longer than
+`NDTMS_LINKER_MATCH_HORIZON_DAYS` after the episode's latest date). After each batch the queue
+is brought up to date (`services.linker.proposals.MatchBook`) and what changed goes out on
+`ndtms.links.candidates`, in the stage's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from confluent_kafka import Message
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from prometheus_client import Counter, Gauge
+
+from ndtms.clocks import Clock, today_in_england
+from ndtms.contract.candidates import MATCH_DECODER, DifferenceKind, LinkCandidate
+from ndtms.contract.episodes import AcceptedEpisode
+from ndtms.contract.topics import CANDIDATES, MATCHING
+from ndtms.contract.transcoding import AvroTranscoder
+from ndtms.metrics import labelled
+from ndtms.stream.runner import Transaction
+from ndtms.stream.state import Store, StoreSpec
+from services.linker.comparisons import Attributors
+from services.linker.match_model import default_model
+from services.linker.people import facts_of, last_date
+from services.linker.proposals import CandidateView, HeldEpisode, MatchBook, changes
+from services.linker.settings import LinkerSettings
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter(
+    "ndtms_linker_candidates_published_total",
+    "Probable-match candidates published, by decision",
+    ["decision"],
+)
+OPEN = Gauge("ndtms_linker_candidates_open", "Probable-match candidates waiting for a person's decision")
+EPISODES = "match-episodes"
+SENT = "match-published"
+
+
+class ProbableMatches:
+    """The matching half of the linker stage (see the module docstring)."""
+
+    def __init__(self, settings: LinkerSettings, clock: Clock, registry: SchemaRegistryClient):
+        app = settings.linker_app_id
+        self.stores: tuple[StoreSpec[Any], ...] = (
+            StoreSpec(EPISODES, MATCHING.name, f"{app}-match-episodes-state", HeldEpisode),
+            StoreSpec(SENT, MATCHING.name, f"{app}-match-published-state", CandidateView),
+        )
+        self.model = default_model().with_bands(settings.linker_match_likely, settings.linker_match_possible)
+        self.grace_days = settings.linker_grace_days
+        self.horizon = timedelta(days=settings.linker_match_horizon_days)
+        self.codec = AvroTranscoder(registry, CANDIDATES, LinkCandidate)
+        self.clock = clock
+        self.book = MatchBook(self.model, self.grace_days)
+        self.published: dict[str, CandidateView] = {}
+        self.held = False  # whether this instance holds the national search
+        self.changed = False
+
+    def assigned(self, stores: dict[str, Store[Any]], partitions: dict[str, list[int]]) -> None:
+        """Rebuilt from what is committed whenever the partitions or their state change (an
+        aborted transaction included: what it published in memory never went out)."""
+        self.held = 0 in partitions.get(EPISODES, [])
+        self.book, self.published = MatchBook(self.model, self.grace_days), {}
+        if self.held:
+            for key, episode in stores[EPISODES].items(0):
+                self.book.put(key, episode)
+            self.published = dict(stores[SENT].items(0))
+            self.changed = True
+
+    def process(self, message: Message, out: Transaction) -> None:
+        try:
+            record = MATCH_DECODER.decode(message.value() or b"")
+            accepted = AcceptedEpisode.model_validate(record.accepted)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            out.dead_letter(message, f"not a matching record: {type(exc).__name__}")
+            return
+        if accepted.client_key in out.erased:
+            return
+        facts = facts_of(accepted)
+        episode = None
+        if facts is not None and record.date_of_birth is not None and accepted.sex is not None:
+            who = Attributors.of(
+                record.first_initial or "",
+                record.second_initial or "",
+                record.date_of_birth,
+                accepted.sex.value,
+            )
+            episode = HeldEpisode(accepted.client_key, who, accepted.local_authority, facts)
+        key = accepted.episode_key
+        self.book.put(key, episode)
+        out.stores[EPISODES].put(0, key, episode)
+        self.changed = True
+
+    def after_batch(self, out: Transaction) -> None:
+        """Publish what the batch changed in the queue."""
+        if not (self.held and self.changed):
+            return
+        self.changed = False
+        now = self.book.views()
+        sent: Store[CandidateView] = out.stores[SENT]
+        decided = changes(
+            self.published, now, {k: self.book.still_there(k) for k in self.published}, self.clock()
+        )
+        for key, view in sorted(decided.items()):
+            out.produce(
+                CANDIDATES.name, key.encode(), None if view is None else self.codec.encode(_record(view))
+            )
+            labelled(PUBLISHED, "tombstone" if view is None else view.decision.value).inc()
+            if view is None:
+                self.published.pop(key, None)
+            else:
+                self.published[key] = view
+            sent.put(0, key, view)
+        OPEN.set(sum(1 for v in self.published.values() if v.decision.value == "open"))
+
+    def forget_old(self, out: Transaction) -> None:
+        """Episodes past the horizon leave the search, and their attributors the state."""
+        if not self.held:
+            return
+        horizon = today_in_england(self.clock) - self.horizon
+        old = [
+            key
+            for key, episode in self.book.episodes.items()
+            if (latest := last_date(episode.facts)) is not None and latest < horizon
+        ]
+        for key in old:
+            self.book.put(key, None)
+            out.stores[EPISODES].put(0, key, None)
+        if old:
+            self.changed = True
+            self.after_batch(out)
+
+    def erase(self, client_key: str, out: Transaction) -> int:
+        if not self.held:
+            return 0
+        keys = sorted(k for k, e in self.book.episodes.items() if e.client_key == client_key)
+        self.book.erase(client_key)
+        for key in keys:
+            out.stores[EPISODES].put(0, key, None)
+        if keys:
+            self.changed = True
+            self.after_batch(out)
+        return len(keys)
+
+
+def _record(view: CandidateView) -> LinkCandidate:
+    return LinkCandidate(
+        transfer_id=view.transfer_id,
+        prison_provider_id=view.prison_provider_id,
+        prison_episode_id=view.prison_episode_id,
+        prison_exit_date=view.prison_exit_date,
+        window_end_date=view.window_end_date,
+        community_provider_id=view.community_provider_id,
+        community_episode_id=view.community_episode_id,
+        triage_date=view.triage_date,
+        structured_start_date=view.structured_start_date,
+        band=view.band,
+        match_weight=view.match_weight,
+        probability=view.probability,
+        differences=tuple(DifferenceKind(attribute=d.attribute, kind=d.kind) for d in view.differences),
+        model_version=view.model_version,
+        decision=view.decision,
+        decided_by=view.decided_by,
+        decided_at=view.decided_at,
+    )

@@ -1,0 +1,339 @@
+"""The review queue: every probable match of every release not engaged by its own client key.
+
+Pure: from the episodes held (attributors included: only the matcher holds them), the
+operators' rulings and today's date, `current` gives every candidate with its band and
+decision; `changes` compares that with what was published and says what to publish now
+(a new or changed candidate, `superseded` when the evidence went, a tombstone when the release
+or the community episode itself went).
+
+A rejected pair is never proposed again for its release; a confirmed one stays confirmed while
+its evidence holds (the linker then counts it, see `matching.outcomes`), and is superseded
+when a correction or withdrawal removes the evidence, which reverts the outcome.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from ndtms.contract.candidates import Band, Decision
+from ndtms.contract.episodes import Setting
+from ndtms.contract.links import LinkStatus
+from services.linker.banding import Proposal, banded
+from services.linker.candidates import (
+    Candidate,
+    CommunityFacts,
+    CommunityIndex,
+    ReleaseFacts,
+    candidates_for,
+    candidates_within,
+)
+from services.linker.comparisons import Attributors
+from services.linker.match_model import MatchModel
+from services.linker.matching import EpisodeFacts, outcomes, window_end
+from services.linker.scoring import Difference
+
+SEARCHED = frozenset({LinkStatus.PENDING, LinkStatus.TRIAGED, LinkStatus.NOT_ENGAGED})
+
+
+@dataclass(frozen=True)
+class HeldEpisode:
+    """One accepted episode as the matcher holds it."""
+
+    client_key: str
+    attributors: Attributors
+    local_authority: str | None
+    facts: EpisodeFacts
+
+    @property
+    def key(self) -> str:
+        return self.facts.key
+
+
+@dataclass(frozen=True)
+class Ruling:
+    """An operator's decision on a candidate."""
+
+    decision: Decision  # confirmed or rejected
+    decided_by: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    """A candidate as `ndtms.links.candidates` carries it: kinds of difference, never values."""
+
+    transfer_id: str
+    prison_provider_id: str
+    prison_episode_id: str
+    prison_exit_date: date
+    window_end_date: date
+    community_provider_id: str
+    community_episode_id: str
+    triage_date: date | None
+    structured_start_date: date | None
+    band: Band
+    match_weight: float
+    probability: float
+    differences: tuple[Difference, ...]
+    model_version: str
+    decision: Decision = Decision.OPEN
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return candidate_key(self.transfer_id, f"{self.community_provider_id}/{self.community_episode_id}")
+
+
+def candidate_key(transfer_id: str, community_episode: str) -> str:
+    return f"{transfer_id}|{community_episode}"
+
+
+class MatchBook:
+    """The queue kept up to date one episode at a time, searching only where a change can matter.
+
+    A changed episode can change the candidates of its own person's releases (their status, or
+    the release itself) and of the releases whose blocks its attributors fall in (before and
+    after the change), and of releases it was a candidate for. Only those are searched again;
+    bands are then recomputed over all proposals (few: a band depends on how many candidates a
+    release and an episode have).
+    """
+
+    def __init__(self, model: MatchModel, grace_days: int):
+        self.model = model
+        self.grace_days = grace_days
+        self.episodes: dict[str, HeldEpisode] = {}
+        self.rulings: dict[str, Ruling] = {}
+        self._people: dict[str, set[str]] = defaultdict(set)
+        self._community = CommunityIndex()
+        self._releases: dict[str, tuple[ReleaseFacts, HeldEpisode]] = {}
+        self._release_blocks: dict[object, set[str]] = defaultdict(set)
+        self._found: dict[str, list[Candidate]] = {}
+        self._proposed_for: dict[str, set[str]] = defaultdict(set)  # community episode -> transfers
+
+    def put(self, key: str, episode: HeldEpisode | None) -> None:
+        """Hold this episode as it is now (None: no longer held), and search where it matters."""
+        old = self.episodes.pop(key, None)
+        near: set[str] = set(self._proposed_for.get(key, set()))
+        people: set[str] = set()
+        for held in (old, episode):
+            if held is None:
+                continue
+            people.add(held.client_key)
+            if held.facts.setting is Setting.COMMUNITY:
+                near |= self._releases_near(held.attributors)
+        if old is not None:
+            self._people[old.client_key].discard(key)
+            self._community.remove(key)
+        if episode is not None:
+            self.episodes[key] = episode
+            self._people[episode.client_key].add(key)
+            if episode.facts.setting is Setting.COMMUNITY:
+                self._community.add(_community_facts(episode))
+        searched: set[str] = set()
+        for client_key in people:
+            searched |= self._refresh_releases(client_key)
+        for transfer_id in searched:
+            self._search(transfer_id)
+        # Other releases near this community episode: only this one pair can have changed.
+        for transfer_id in near - searched:
+            self._rescore(transfer_id, key)
+
+    def rule(self, key: str, ruling: Ruling | None) -> None:
+        """An operator's decision (None withdraws it); a rejection searches the release again."""
+        if ruling is None:
+            self.rulings.pop(key, None)
+        else:
+            self.rulings[key] = ruling
+        self._search(key.partition("|")[0])
+
+    def erase(self, client_key: str) -> int:
+        """Forget every episode of a person; the number forgotten."""
+        keys = sorted(self._people.get(client_key, set()))
+        for key in keys:
+            self.put(key, None)
+        self._people.pop(client_key, None)
+        return len(keys)
+
+    def still_there(self, key: str) -> bool:
+        transfer_id, _, community = key.partition("|")
+        prison = self.episodes.get(transfer_id)
+        return prison is not None and prison.facts.release_date is not None and community in self.episodes
+
+    def views(self) -> dict[str, CandidateView]:
+        """Every candidate that holds now, by candidate key (rejected pairs left out)."""
+        found = [c for candidates in self._found.values() for c in candidates]
+        bands = banded((Proposal(c.transfer_id, c.episode, c.score.probability) for c in found), self.model)
+        views = {}
+        for candidate in found:
+            band = bands.get((candidate.transfer_id, candidate.episode))
+            if band is None:
+                continue
+            prison = self._releases[candidate.transfer_id][1]
+            community = self._community.episodes[candidate.episode]
+            view = _view(candidate, prison, community, band)
+            decided = self.rulings.get(view.key)
+            if decided is not None and decided.decision is Decision.CONFIRMED:
+                view = replace(view, decision=decided.decision, decided_by=decided.decided_by)
+                view = replace(view, decided_at=decided.decided_at)
+            views[view.key] = view
+        return views
+
+    def _refresh_releases(self, client_key: str) -> set[str]:
+        """Recompute a person's searched releases; the transfers whose search may have changed."""
+        own = [self.episodes[k] for k in sorted(self._people.get(client_key, set()))]
+        before = {t for t, (r, _) in self._releases.items() if r.client_key == client_key}
+        for transfer_id in before:
+            self._drop_release(transfer_id)
+        by_key = {e.key: e for e in own}
+        # Whether a release is engaged by its own client key does not depend on the day.
+        any_day = date.max - timedelta(days=400)
+        for transfer_id, outcome in outcomes(
+            client_key, (e.facts for e in own), any_day, self.grace_days
+        ).items():
+            if outcome.status not in SEARCHED:
+                continue
+            prison = by_key[transfer_id]
+            release = ReleaseFacts(
+                transfer_id,
+                client_key,
+                prison.attributors,
+                outcome.prison_exit_date,
+                outcome.exit_destination_la,
+            )
+            self._releases[transfer_id] = (release, prison)
+            for block in _blocks(prison.attributors):
+                self._release_blocks[block].add(transfer_id)
+        after = {t for t, (r, _) in self._releases.items() if r.client_key == client_key}
+        return before | after
+
+    def _drop_release(self, transfer_id: str) -> None:
+        release, _ = self._releases.pop(transfer_id)
+        for block in _blocks(release.attributors):
+            self._release_blocks[block].discard(transfer_id)
+
+    def _releases_near(self, attributors: Attributors) -> set[str]:
+        found: set[str] = set()
+        for block in _blocks(attributors):
+            found |= self._release_blocks.get(block, set())
+        return found
+
+    def _rescore(self, transfer_id: str, key: str) -> None:
+        """One community episode changed: its pair with this release, and nothing else."""
+        found = [c for c in self._found.get(transfer_id, []) if c.episode != key]
+        self._proposed_for[key].discard(transfer_id)
+        held = self._releases.get(transfer_id)
+        community = self._community.episodes.get(key)
+        if held is not None and community is not None and not self._rejected(transfer_id, key):
+            for candidate in candidates_within(held[0], [community], self.model, self.grace_days):
+                found.append(candidate)
+                self._proposed_for[key].add(transfer_id)
+        if found:
+            self._found[transfer_id] = sorted(found, key=lambda c: (-c.score.match_weight, c.episode))
+        else:
+            self._found.pop(transfer_id, None)
+
+    def _rejected(self, transfer_id: str, community: str) -> bool:
+        ruling = self.rulings.get(candidate_key(transfer_id, community))
+        return ruling is not None and ruling.decision is Decision.REJECTED
+
+    def _search(self, transfer_id: str) -> None:
+        for candidate in self._found.pop(transfer_id, []):
+            self._proposed_for[candidate.episode].discard(transfer_id)
+        held = self._releases.get(transfer_id)
+        if held is None:
+            return
+        rejected = {
+            key.partition("|")[2]
+            for key, ruling in self.rulings.items()
+            if ruling.decision is Decision.REJECTED and key.startswith(f"{transfer_id}|")
+        }
+        found = candidates_for(held[0], self._community, self.model, self.grace_days, rejected)
+        if found:
+            self._found[transfer_id] = found
+            for candidate in found:
+                self._proposed_for[candidate.episode].add(transfer_id)
+
+
+def _blocks(attributors: Attributors) -> tuple[object, ...]:
+    """The blocking keys a release is filed under: its initials in either order, its date of birth."""
+    pair = (
+        min(attributors.first_initial, attributors.second_initial),
+        max(attributors.first_initial, attributors.second_initial),
+    )
+    return (pair, attributors.date_of_birth)
+
+
+def _community_facts(episode: HeldEpisode) -> CommunityFacts:
+    facts = episode.facts
+    start = min((i.start_date for i in facts.interventions if i.type.is_structured), default=None)
+    return CommunityFacts(
+        facts.key, episode.client_key, episode.attributors, episode.local_authority, facts.triage_date, start
+    )
+
+
+def current(
+    episodes: Iterable[HeldEpisode],
+    rulings: Mapping[str, Ruling],
+    today: date,
+    grace_days: int,
+    model: MatchModel,
+) -> dict[str, CandidateView]:
+    """Every candidate that holds, by candidate key, from scratch (rejected pairs left out).
+
+    `today` does not change the queue (a release is searched whether its window is open or
+    closed); it is taken so that callers state when they ask.
+    """
+    book = MatchBook(model, grace_days)
+    book.rulings.update(rulings)
+    for episode in episodes:
+        book.put(episode.key, episode)
+    return book.views()
+
+
+def _view(candidate: Candidate, prison: HeldEpisode, community: CommunityFacts, band: Band) -> CandidateView:
+    exit_date = prison.facts.prison_exit_date
+    assert exit_date is not None  # a transfer has one
+    provider, _, episode = community.episode.partition("/")
+    return CandidateView(
+        transfer_id=candidate.transfer_id,
+        prison_provider_id=prison.facts.provider_id,
+        prison_episode_id=prison.facts.episode_id,
+        prison_exit_date=exit_date,
+        window_end_date=window_end(exit_date),
+        community_provider_id=provider,
+        community_episode_id=episode,
+        triage_date=community.triage_date,
+        structured_start_date=community.structured_start_date,
+        band=band,
+        match_weight=candidate.score.match_weight,
+        probability=round(candidate.score.probability, 6),
+        differences=candidate.score.differences,
+        model_version=candidate.score.model_version,
+    )
+
+
+def changes(
+    published: Mapping[str, CandidateView],
+    now: Mapping[str, CandidateView],
+    still_there: Mapping[str, bool],
+    at: datetime,
+) -> dict[str, CandidateView | None]:
+    """What to publish: new or changed candidates; for one published that no longer holds,
+    `superseded` while its release and episode still exist (`still_there[key]`), else a tombstone.
+    A rejected candidate stays rejected until either record goes."""
+    out: dict[str, CandidateView | None] = {}
+    for key, view in now.items():
+        if published.get(key) != view:
+            out[key] = view
+    for key, view in published.items():
+        if key in now:
+            continue
+        if not still_there.get(key, False):
+            out[key] = None
+        elif view.decision not in (Decision.SUPERSEDED, Decision.REJECTED):
+            out[key] = replace(view, decision=Decision.SUPERSEDED, decided_by=None, decided_at=at)
+    return out
