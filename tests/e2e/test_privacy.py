@@ -47,8 +47,7 @@ def test_init_bounds_the_raw_topic_as_the_setting_says(ndtms: Ndtms) -> None:
         printed = ndtms("init").stdout
         assert (
             "Retention of ndtms.episodes.raw, ndtms.dlq and ndtms.matching.episodes "
-            "(the only topics with attributors): 5 days"
-            in printed
+            "(the only topics with attributors): 5 days" in printed
         )
         assert retention_days(ndtms) == dict.fromkeys((s.name for s in WITH_ATTRIBUTORS), 5)
         assert {"ndtms.episodes.raw", "ndtms.dlq", "ndtms.matching.episodes"} == {
