@@ -25,8 +25,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from ndtms.contract.candidates import Band
 from ndtms.contract.episodes import AcceptedEpisode, Setting
-from services.linker.banding import Band, Proposal, banded
+from services.linker.banding import Proposal, banded
 from services.linker.candidates import CommunityFacts, CommunityIndex, ReleaseFacts, candidates_for
 from services.linker.comparisons import Attributors
 from services.linker.match_model import MatchModel, default_model

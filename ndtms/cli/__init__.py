@@ -15,6 +15,7 @@ from ndtms.cli import (
     erasures,
     indicator,
     journeys,
+    matches,
     platform,
     publishing,
     quality,
@@ -23,7 +24,19 @@ from ndtms.cli import (
 )
 from ndtms.cli.command import CommandFailed
 
-GROUPS = (platform, publishing, topics, status, quality, indicator, credentials, journeys, erasures, audit)
+GROUPS = (
+    platform,
+    publishing,
+    topics,
+    status,
+    quality,
+    indicator,
+    credentials,
+    journeys,
+    matches,
+    erasures,
+    audit,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,8 @@ class AuditAction(StrEnum):
     JOURNEYS_LISTED = "journeys_listed"
     ERASURE_REQUESTED = "erasure_requested"
     ERASURE_APPLIED = "erasure_applied"
+    MATCH_VIEWED = "match_viewed"
+    MATCH_DECIDED = "match_decided"
 
 
 class AuditEvent(BaseModel):

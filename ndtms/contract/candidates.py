@@ -33,6 +33,22 @@ class Decision(StrEnum):
     SUPERSEDED = "superseded"
 
 
+class MatchVerdict(StrEnum):
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class MatchDecision(BaseModel):
+    """An operator's decision on a candidate (`ndtms.links.decisions`, key `candidate_key`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    candidate_key: str
+    decision: MatchVerdict
+    decided_by: str
+    decided_at: datetime
+
+
 class DifferenceKind(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

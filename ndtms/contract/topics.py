@@ -137,6 +137,18 @@ CANDIDATES = TopicSpec(
     purpose="Probable matches of releases to other people's community episodes, for a person to decide.",
 )
 
+DECISIONS = TopicSpec(
+    name="ndtms.links.decisions",
+    short_name="decisions",
+    key=KeyKind.CANDIDATE,
+    value_schema="match_decision.avsc",
+    # Read with ndtms.matching.episodes by the instance holding the national search.
+    partitions=1,
+    # Compacted and never deleted: an operator's decision outlives every restart and rebuild.
+    config={"cleanup.policy": "compact", "min.insync.replicas": "1"},
+    purpose="Operators' decisions on probable matches: confirmed or rejected, by whom, when.",
+)
+
 # Internal: accepted revisions with their attributors, from the validator to the matcher. Not
 # part of the public contract (msgpack, see ndtms.contract.candidates.MatchEpisode).
 MATCHING = TopicSpec(
@@ -153,7 +165,18 @@ MATCHING = TopicSpec(
     purpose="Accepted revisions with attributors, for the probable-match search (internal).",
 )
 
-CATALOGUE: tuple[TopicSpec, ...] = (RAW, VALID, ERRORS, JOURNEYS, LINKS, DLQ, AUDIT, ERASURES, CANDIDATES)
+CATALOGUE: tuple[TopicSpec, ...] = (
+    RAW,
+    VALID,
+    ERRORS,
+    JOURNEYS,
+    LINKS,
+    DLQ,
+    AUDIT,
+    ERASURES,
+    CANDIDATES,
+    DECISIONS,
+)
 # Topics whose records may carry initials and dates of birth: their retention is bounded.
 WITH_ATTRIBUTORS: tuple[TopicSpec, ...] = (RAW, DLQ, MATCHING)
 
@@ -200,6 +223,8 @@ INTERNAL: tuple[TopicSpec, ...] = (
     MATCH_EPISODES_STATE,
     _state("ndtms-linker-match-published", KeyKind.CANDIDATE, MATCHING.partitions),
     _state("ndtms-linker-erasures-1", KeyKind.SUBJECT, MATCHING.partitions),
+    _state("ndtms-linker-erasures-2", KeyKind.SUBJECT, DECISIONS.partitions),
+    _state("ndtms-linker-match-rulings", KeyKind.CANDIDATE, MATCHING.partitions),
 )
 
 

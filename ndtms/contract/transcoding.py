@@ -19,7 +19,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, Schema
 from pydantic import BaseModel, ValidationError
 
 from ndtms.contract.audit import AuditEvent
-from ndtms.contract.candidates import LinkCandidate
+from ndtms.contract.candidates import LinkCandidate, MatchDecision
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.erasures import ErasureRecorded
 from ndtms.contract.findings import ValidationReport
@@ -28,6 +28,7 @@ from ndtms.contract.links import TransferLink
 from ndtms.contract.topics import (
     AUDIT,
     CANDIDATES,
+    DECISIONS,
     ERASURES,
     ERRORS,
     JOURNEYS,
@@ -73,6 +74,7 @@ MODEL_OF_TOPIC: dict[str, type[BaseModel]] = {
     AUDIT.name: AuditEvent,
     ERASURES.name: ErasureRecorded,
     CANDIDATES.name: LinkCandidate,
+    DECISIONS.name: MatchDecision,
 }
 
 

@@ -12,7 +12,7 @@ import httpx
 from pydantic import SecretStr
 
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import MATCHING, RAW, VALID
+from ndtms.contract.topics import DECISIONS, MATCHING, RAW, VALID
 from ndtms.localrun.processes import ManagedProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ingest", "services.ingest", "/v1/health", None, ()),
     ServiceSpec("validator", "services.validator", "/health", "ndtms-validator", (RAW.name,)),
     ServiceSpec("journey", "services.journey", "/v1/health", "ndtms-journey", (VALID.name,)),
-    ServiceSpec("linker", "services.linker", "/health", "ndtms-linker", (VALID.name, MATCHING.name)),
+    ServiceSpec(
+        "linker", "services.linker", "/health", "ndtms-linker", (VALID.name, MATCHING.name, DECISIONS.name)
+    ),
 )
 
 

@@ -11,6 +11,7 @@ is brought up to date (`services.linker.proposals.MatchBook`) and what changed g
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,9 +21,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import Counter, Gauge
 
 from ndtms.clocks import Clock, today_in_england
-from ndtms.contract.candidates import MATCH_DECODER, DifferenceKind, LinkCandidate
+from ndtms.contract.candidates import MATCH_DECODER, Decision, DifferenceKind, LinkCandidate, MatchDecision
 from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.topics import CANDIDATES, MATCHING
+from ndtms.contract.topics import CANDIDATES, DECISIONS, MATCHING
 from ndtms.contract.transcoding import AvroTranscoder
 from ndtms.metrics import labelled
 from ndtms.stream.runner import Transaction
@@ -30,7 +31,7 @@ from ndtms.stream.state import Store, StoreSpec
 from services.linker.comparisons import Attributors
 from services.linker.match_model import default_model
 from services.linker.people import facts_of, last_date
-from services.linker.proposals import CandidateView, HeldEpisode, MatchBook, changes
+from services.linker.proposals import CandidateView, HeldEpisode, MatchBook, Ruling, changes
 from services.linker.settings import LinkerSettings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ PUBLISHED = Counter(
 OPEN = Gauge("ndtms_linker_candidates_open", "Probable-match candidates waiting for a person's decision")
 EPISODES = "match-episodes"
 SENT = "match-published"
+RULINGS = "match-rulings"
 
 
 class ProbableMatches:
@@ -53,11 +55,13 @@ class ProbableMatches:
         self.stores: tuple[StoreSpec[Any], ...] = (
             StoreSpec(EPISODES, MATCHING.name, f"{app}-match-episodes-state", HeldEpisode),
             StoreSpec(SENT, MATCHING.name, f"{app}-match-published-state", CandidateView),
+            StoreSpec(RULINGS, MATCHING.name, f"{app}-match-rulings-state", Ruling),
         )
         self.model = default_model().with_bands(settings.linker_match_likely, settings.linker_match_possible)
         self.grace_days = settings.linker_grace_days
         self.horizon = timedelta(days=settings.linker_match_horizon_days)
         self.codec = AvroTranscoder(registry, CANDIDATES, LinkCandidate)
+        self.decisions = AvroTranscoder(registry, DECISIONS, MatchDecision)
         self.clock = clock
         self.book = MatchBook(self.model, self.grace_days)
         self.published: dict[str, CandidateView] = {}
@@ -70,10 +74,26 @@ class ProbableMatches:
         self.held = 0 in partitions.get(EPISODES, [])
         self.book, self.published = MatchBook(self.model, self.grace_days), {}
         if self.held:
+            for key, ruling in stores[RULINGS].items(0):
+                self.book.rulings[key] = ruling
             for key, episode in stores[EPISODES].items(0):
                 self.book.put(key, episode)
             self.published = dict(stores[SENT].items(0))
             self.changed = True
+
+    def decide(self, message: Message, out: Transaction) -> None:
+        """An operator's decision: kept, and the queue changed by it (the same decision again: nothing)."""
+        decision = out.decoded(message, self.decisions)
+        if decision is None:
+            return
+        ruling = Ruling(Decision(decision.decision.value), decision.decided_by, decision.decided_at)
+        rulings: Store[Ruling] = out.stores[RULINGS]
+        held = rulings.get(0, decision.candidate_key)
+        if held is not None and held.decision is ruling.decision:
+            return
+        rulings.put(0, decision.candidate_key, ruling)
+        self.book.rule(decision.candidate_key, ruling)
+        self.changed = True
 
     def process(self, message: Message, out: Transaction) -> None:
         try:
@@ -105,6 +125,15 @@ class ProbableMatches:
             return
         self.changed = False
         now = self.book.views()
+        # A rejected candidate stays on the topic as rejected while both episodes exist.
+        for key, ruling in self.book.rulings.items():
+            if ruling.decision is Decision.REJECTED and key in self.published and self.book.still_there(key):
+                now[key] = replace(
+                    self.published[key],
+                    decision=Decision.REJECTED,
+                    decided_by=ruling.decided_by,
+                    decided_at=ruling.decided_at,
+                )
         sent: Store[CandidateView] = out.stores[SENT]
         decided = changes(
             self.published, now, {k: self.book.still_there(k) for k in self.published}, self.clock()
@@ -119,7 +148,7 @@ class ProbableMatches:
             else:
                 self.published[key] = view
             sent.put(0, key, view)
-        OPEN.set(sum(1 for v in self.published.values() if v.decision.value == "open"))
+        OPEN.set(sum(1 for v in self.published.values() if v.decision is Decision.OPEN))
 
     def forget_old(self, out: Transaction) -> None:
         """Episodes past the horizon leave the search, and their attributors the state."""

@@ -20,7 +20,7 @@ from ndtms.clocks import Clock, today_in_england
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.findings import Finding, Severity, ValidationReport
 from ndtms.contract.links import TransferLink
-from ndtms.contract.topics import ERRORS, LINKS, MATCHING, VALID
+from ndtms.contract.topics import DECISIONS, ERRORS, LINKS, MATCHING, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.metrics import labelled, observe
 from ndtms.stream.runner import Transaction
@@ -72,9 +72,10 @@ def validation_report(item: ExitDateReport, clock: Clock) -> ValidationReport:
 
 class Linker:
     service = "linker"
-    # Each person's episodes (valid, by client key), and the national probable-match search
-    # (one partition, held with partition 0 of valid: the group assigns by range).
-    topics: tuple[str, ...] = (VALID.name, MATCHING.name)
+    # Each person's episodes (valid, by client key), and the national probable-match search and
+    # the operators' decisions on it (one partition each, held with partition 0 of valid: the
+    # group assigns by range).
+    topics: tuple[str, ...] = (VALID.name, MATCHING.name, DECISIONS.name)
 
     def __init__(self, settings: LinkerSettings, clock: Clock):
         app = settings.linker_app_id
@@ -110,6 +111,9 @@ class Linker:
         if message.topic() == MATCHING.name:
             self.matches.process(message, out)
             return
+        if message.topic() == DECISIONS.name:
+            self.matches.decide(message, out)
+            return
         accepted = out.decoded(message, self.valid_codec)
         if accepted is None:
             return
@@ -131,6 +135,8 @@ class Linker:
     def erase(self, client_key: str, topic: str, partition: int, out: Transaction) -> dict[str, int]:
         if topic == MATCHING.name:
             return {"linker match episodes deleted": self.matches.erase(client_key, out)}
+        if topic == DECISIONS.name:
+            return {}  # decisions name candidates, not people
         people: Store[Person] = out.stores["people"]
         dates: Store[PersonEpisodes] = out.stores["episode-dates"]
         erased = erase_person(people.get(partition, client_key), dates.get(partition, client_key))

@@ -20,6 +20,9 @@ pytestmark = pytest.mark.broker
 RELEASED = Person("Q", "X", date(1983, 4, 9), "male", "E09000033")
 # The same man as the community service recorded him: day and month of birth swapped.
 AS_RECORDED = Person("Q", "X", date(1983, 9, 4), "male", "E09000033")
+# Another man, whose community service wrote his initials the other way round.
+SECOND = Person("Z", "W", date(1979, 2, 11), "male", "E08000025")
+SECOND_AS_RECORDED = Person("W", "Z", date(1979, 2, 11), "male", "E08000025")
 SOMEONE_ELSE = Person("B", "Z", date(1961, 11, 30), "female", "E09000033")
 
 
@@ -76,11 +79,56 @@ def test_a_release_engaged_under_other_attributors_gets_a_candidate_until_the_ep
     links = current_by_key(records_of(ndtms, "links"))
     assert links["PRISON61/PM1"]["status"] in ("pending", "not_engaged")
 
-    # The linker killed and started again publishes no candidate twice.
+    # The review: listed with the days left, shown side by side (audited), confirmed.
+    listed = json.loads(ndtms("matches", "list", "--json").stdout)["candidates"]
+    mine = [c for c in listed if c["key"] == key]
+    assert mine and mine[0]["days_left"] == (release + timedelta(days=21) - ndtms.today()).days
+    ndtms.env["NDTMS_OPERATOR"] = "reviewer-1"
+    try:
+        shown = ndtms("matches", "show", key).stdout
+        decided = ndtms("matches", "confirm", key)
+        again = ndtms("matches", "confirm", key)  # idempotent
+    finally:
+        ndtms.env.pop("NDTMS_OPERATOR")
+    assert "1983-04-09" in shown and "1983-09-04" in shown and "day and month swapped" in shown
+    assert f"{key}: confirmed." in decided.stdout and "already confirmed" in again.stdout
+    confirmed = current_by_key(candidates(ndtms))[key]
+    assert confirmed["decision"] == "confirmed" and confirmed["decided_by"].startswith("reviewer-1 with ")
+    trail = [e for e in json.loads(ndtms("audit", "--json").stdout)["events"] if e["subject"] == key]
+    assert [e["action"] for e in trail] == ["match_viewed", "match_decided"]
+    assert "1983" not in json.dumps(trail)
+
+    # A second release, its look-alike rejected: never proposed again, even after a correction
+    # of the community episode and a restart of the linker.
+    other = "PRISON61/PM2|CMTY061/CM3"
+    earlier = today - timedelta(days=40)  # its window closed: not engaged by its own key
+    second = [
+        prison_release(SECOND, "PRISON61", "PM2", earlier),
+        community_episode(
+            SECOND_AS_RECORDED, "CMTY061", "CM3", earlier + timedelta(days=3), earlier + timedelta(days=5)
+        ),
+    ]
+    ndtms("publish", str(write_jsonl(tmp_path / "pm2.jsonl", second)))
+    wait_for_candidate(ndtms, other, present=True)
+    assert "rejected." in ndtms("matches", "reject", other).stdout
+    corrected = community_episode(
+        SECOND_AS_RECORDED,
+        "CMTY061",
+        "CM3",
+        earlier + timedelta(days=3),
+        earlier + timedelta(days=6),
+        revision=2,
+    )
+    ndtms("publish", str(write_jsonl(tmp_path / "pm3.jsonl", [corrected])))
     stop_service(ndtms, "linker")
     ndtms("up")
     settle(ndtms)
-    assert repeated(candidates(ndtms)) == []
+    latest = current_by_key(candidates(ndtms))
+    assert latest[other]["decision"] == "rejected" and latest[key]["decision"] == "confirmed"
+    assert repeated(candidates(ndtms)) == []  # the linker killed and started again sent nothing twice
+    assert other not in {
+        c["key"] for c in json.loads(ndtms("matches", "list", "--json").stdout)["candidates"]
+    }
 
     # The community episode withdrawn: the candidate goes (a tombstone: the episode is no more).
     withdrawal = {"provider_id": "CMTY061", "episode_id": "CM1", "revision": 2, "deleted": True}

@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from ndtms.contract.audit import AuditAction, AuditEvent
-from ndtms.contract.candidates import Band, Decision
+from ndtms.contract.candidates import Band, Decision, MatchVerdict
 from ndtms.contract.episodes import (
     DischargeReason,
     ExitReason,
@@ -141,6 +141,7 @@ ENUMS: dict[str, type[StrEnum]] = {
     "ErasureOrigin": ErasureOrigin,
     "Band": Band,
     "Decision": Decision,
+    "MatchVerdict": MatchVerdict,
 }
 
 
