@@ -99,5 +99,16 @@ class MatchEpisode(msgspec.Struct, frozen=True):
         return cls(accepted.model_dump(mode="json"), first, second, born)
 
 
+class ConfirmedMatch(msgspec.Struct, frozen=True):
+    """A confirmed probable match on its way to the released person's linker partition
+    (`ndtms.matching.confirmed`, key client_key): the community episode's facts, or None when
+    the confirmation no longer holds (the outcome reverts)."""
+
+    transfer_id: str
+    client_key: str
+    community: dict[str, Any] | None  # the linker's EpisodeFacts, as plain data
+
+
 MATCH_ENCODER = msgspec.msgpack.Encoder()
 MATCH_DECODER = msgspec.msgpack.Decoder(MatchEpisode)
+CONFIRMED_DECODER = msgspec.msgpack.Decoder(ConfirmedMatch)

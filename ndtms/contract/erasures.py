@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from ndtms.contract.dates import iso_date, rfc3339_instant
 from ndtms.contract.episodes import Identifier, Sex
 from ndtms.contract.pseudonyms import CLIENT_KEY_PATTERN
-from ndtms.contract.topics import DECISIONS, MATCHING, RAW, VALID
+from ndtms.contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
 
 
 class ErasureOrigin(StrEnum):
@@ -93,6 +93,7 @@ CONFIRMING: dict[tuple[str, str], int] = {
     ("linker", VALID.name): VALID.partitions,
     ("linker", MATCHING.name): MATCHING.partitions,
     ("linker", DECISIONS.name): DECISIONS.partitions,
+    ("linker", CONFIRMED.name): CONFIRMED.partitions,
     ("journey", VALID.name): VALID.partitions,
 }
 

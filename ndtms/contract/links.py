@@ -15,6 +15,11 @@ class LinkStatus(StrEnum):
     NOT_ENGAGED = "not_engaged"
 
 
+class MatchedOn(StrEnum):
+    CLIENT_KEY = "client_key"
+    CONFIRMED_CANDIDATE = "confirmed_candidate"
+
+
 class TransferLink(BaseModel):
     """The outcome of one prison release. No attributors: the person is `client_key` only."""
 
@@ -33,4 +38,5 @@ class TransferLink(BaseModel):
     triage_date: date | None = None
     structured_start_date: date | None = None
     days_to_engagement: int | None = None
+    matched_on: MatchedOn = MatchedOn.CLIENT_KEY
     decided_at: datetime

@@ -165,6 +165,19 @@ MATCHING = TopicSpec(
     purpose="Accepted revisions with attributors, for the probable-match search (internal).",
 )
 
+# Internal: confirmed probable matches, from the national search to the released person's own
+# partition of the linker (key client_key, co-partitioned with valid). No attributors.
+CONFIRMED = TopicSpec(
+    name="ndtms.matching.confirmed",
+    short_name="confirmed",
+    key=KeyKind.CLIENT,
+    value_schema=None,
+    partitions=EPISODE_PARTITIONS,
+    # Kept: a replay of the linker from the first offset must see every confirmation again.
+    config={"cleanup.policy": "delete", "retention.ms": _FOREVER},
+    purpose="Confirmed probable matches for the released person's linker partition (internal).",
+)
+
 CATALOGUE: tuple[TopicSpec, ...] = (
     RAW,
     VALID,
@@ -225,6 +238,9 @@ INTERNAL: tuple[TopicSpec, ...] = (
     _state("ndtms-linker-erasures-1", KeyKind.SUBJECT, MATCHING.partitions),
     _state("ndtms-linker-erasures-2", KeyKind.SUBJECT, DECISIONS.partitions),
     _state("ndtms-linker-match-rulings", KeyKind.CANDIDATE, MATCHING.partitions),
+    CONFIRMED,
+    _state("ndtms-linker-erasures-3", KeyKind.SUBJECT),
+    _state("ndtms-linker-match-confirmed", KeyKind.TRANSFER, MATCHING.partitions),
 )
 
 

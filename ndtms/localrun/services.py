@@ -12,7 +12,7 @@ import httpx
 from pydantic import SecretStr
 
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import DECISIONS, MATCHING, RAW, VALID
+from ndtms.contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
 from ndtms.localrun.processes import ManagedProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("validator", "services.validator", "/health", "ndtms-validator", (RAW.name,)),
     ServiceSpec("journey", "services.journey", "/v1/health", "ndtms-journey", (VALID.name,)),
     ServiceSpec(
-        "linker", "services.linker", "/health", "ndtms-linker", (VALID.name, MATCHING.name, DECISIONS.name)
+        "linker",
+        "services.linker",
+        "/health",
+        "ndtms-linker",
+        (VALID.name, MATCHING.name, DECISIONS.name, CONFIRMED.name),
     ),
 )
 

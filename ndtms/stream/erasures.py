@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from ndtms.contract.erasures import ErasureRecorded
+from ndtms.contract.audit import AuditAction, AuditEvent
+from ndtms.contract.erasures import ErasureReceipt, ErasureRecorded
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import ERASURES
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
@@ -45,6 +46,31 @@ class LedgerEntry:
 
     def worth_a_receipt(self, removed: int, now: datetime) -> bool:
         return removed > 0 or now - self.erasure.erased_at <= RECEIPT_WINDOW
+
+    def receipt(
+        self,
+        service: str,
+        instance: str,
+        topic: str,
+        partitions: tuple[int, ...],
+        removed: dict[str, int],
+        now: datetime,
+    ) -> AuditEvent:
+        """What one service instance removed for this erasure, as its audit record."""
+        receipt = ErasureReceipt(
+            service=service,
+            input_topic=topic,
+            partitions=partitions,
+            removed=removed,
+            ledger_offset=self.offset,
+        )
+        return AuditEvent(
+            at=now,
+            actor=f"{service} ({instance})",
+            action=AuditAction.ERASURE_APPLIED,
+            subject=self.erasure.client_key,
+            detail=receipt.model_dump_json(),
+        )
 
 
 class LedgerFollower:

@@ -25,8 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from pydantic import BaseModel
 
 from ndtms.clocks import Clock
-from ndtms.contract.audit import AuditAction, AuditEvent
-from ndtms.contract.erasures import ErasureReceipt
+from ndtms.contract.audit import AuditEvent
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import AUDIT, DLQ
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
@@ -543,20 +542,7 @@ class StageRunner:
         now = self.processor.clock()
         if not entry.worth_a_receipt(sum(removed.values()), now):
             return
-        receipt = ErasureReceipt(
-            service=self.processor.service,
-            input_topic=topic,
-            partitions=covered,
-            removed=removed,
-            ledger_offset=entry.offset,
-        )
-        event = AuditEvent(
-            at=now,
-            actor=f"{self.processor.service} ({self.instance})",
-            action=AuditAction.ERASURE_APPLIED,
-            subject=entry.erasure.client_key,
-            detail=receipt.model_dump_json(),
-        )
+        event = entry.receipt(self.processor.service, self.instance, topic, covered, removed, now)
         out.produce(AUDIT.name, event.subject.encode(), self.audit_codec.encode(event))
 
     def _handle(self, messages: Sequence[Message], out: Transaction) -> None:

@@ -31,9 +31,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ndtms.clocks import Clock
-from ndtms.contract.audit import AuditAction, AuditEvent
+from ndtms.contract.audit import AuditEvent
 from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.erasures import ErasureReceipt
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.topics import AUDIT, DLQ, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
@@ -153,22 +152,11 @@ class JourneyProcessor:
             ERASED.inc()
 
     def _receipt(self, entry: LedgerEntry, counts: dict[str, int], now: datetime) -> bytes:
-        receipt = ErasureReceipt(
-            service="journey",
-            input_topic=VALID.name,
-            # One store holds every partition's people.
-            partitions=tuple(range(VALID.partitions)),
-            removed=counts,
-            ledger_offset=entry.offset,
+        # One store holds every partition's people.
+        every = tuple(range(VALID.partitions))
+        return self.audit_codec.encode(
+            entry.receipt("journey", self.instance, VALID.name, every, counts, now)
         )
-        event = AuditEvent(
-            at=now,
-            actor=f"journey ({self.instance})",
-            action=AuditAction.ERASURE_APPLIED,
-            subject=entry.erasure.client_key,
-            detail=receipt.model_dump_json(),
-        )
-        return self.audit_codec.encode(event)
 
     def apply_batch(self, messages: Sequence[Message]) -> None:
         decoded: list[tuple[Message, AcceptedEpisode | None]] = []

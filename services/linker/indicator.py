@@ -7,6 +7,8 @@ of the denominator. Every transfer is in exactly one of six columns, which add u
 `transfers`: decided (`engaged`, `triaged`, `not_engaged`), window still open with an outcome
 so far (`engaged_window_open`, `triaged_window_open`: not yet in the denominator, so the rate
 does not swing up early in every window), and `pending` (no community contact yet).
+`engaged_by_confirmed_match` counts the engaged ones tied by a probable match a person confirmed
+(`matched_on`), so the rate is also given without them (`rate_without_confirmed`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from ndtms.contract.links import LinkStatus, TransferLink
+from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
 
 NATIONAL = "England"
 UNKNOWN_LA = "unknown"
@@ -40,11 +42,18 @@ class IndicatorRow:
     engaged_window_open: int
     triaged_window_open: int
     pending: int
+    # Of `engaged`, those engaged through a probable match a person confirmed.
+    engaged_by_confirmed_match: int = 0
 
     @property
     def rate(self) -> float | None:
         """Engaged as a share of decided transfers; None when nothing is decided yet."""
         return self.engaged / self.decided if self.decided else None
+
+    @property
+    def rate_without_confirmed(self) -> float | None:
+        """The rate as if no probable match had been confirmed (exact client keys only)."""
+        return (self.engaged - self.engaged_by_confirmed_match) / self.decided if self.decided else None
 
 
 def period_start(today: date) -> date:
@@ -70,19 +79,24 @@ def indicator(links: Iterable[TransferLink], today: date, by: Grouping) -> list[
     for link in links:
         if not start <= link.prison_exit_date <= today:
             continue
-        counts[group_of(link, by)][column_of(link, today)] += 1
+        column = column_of(link, today)
+        counts[group_of(link, by)][column] += 1
+        if column == "engaged" and link.matched_on is MatchedOn.CONFIRMED_CANDIDATE:
+            counts[group_of(link, by)][CONFIRMED_COLUMN] += 1
     return [
         IndicatorRow(
             group,
-            transfers=sum(tally.values()),
+            transfers=sum(n for column, n in tally.items() if column in COLUMNS),
             decided=sum(tally[c] for c in DECIDED),
             **{column: tally[column] for column in COLUMNS},
+            engaged_by_confirmed_match=tally[CONFIRMED_COLUMN],
         )
         for group, tally in sorted(counts.items())
     ]
 
 
 DECIDED = ("engaged", "triaged", "not_engaged")
+CONFIRMED_COLUMN = "engaged_by_confirmed_match"
 COLUMNS = (*DECIDED, "engaged_window_open", "triaged_window_open", "pending")
 
 

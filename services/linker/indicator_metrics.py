@@ -11,7 +11,7 @@ from ndtms.clocks import Clock, today_in_england
 from ndtms.contract.links import TransferLink
 from services.linker.indicator import COLUMNS, Grouping, indicator
 
-MEASURES = ("transfers", "decided", *COLUMNS)
+MEASURES = ("transfers", "decided", *COLUMNS, "engaged_by_confirmed_match")
 
 
 class IndicatorCollector(Collector):
@@ -30,6 +30,11 @@ class IndicatorCollector(Collector):
             "Engaged within 21 days as a share of decided transfers (PHOF 2.16), rolling 12 months",
             labels=["scope", "group"],
         )
+        without = GaugeMetricFamily(
+            "ndtms_continuity_of_care_rate_without_confirmed",
+            "The rate as if no probable match had been confirmed (exact client keys only)",
+            labels=["scope", "group"],
+        )
         links = self._links()
         today = today_in_england(self._clock)
         for by in Grouping:
@@ -38,5 +43,8 @@ class IndicatorCollector(Collector):
                     counts.add_metric([by.value, row.group, measure], getattr(row, measure))
                 if row.rate is not None:
                     rates.add_metric([by.value, row.group], row.rate)
+                if row.rate_without_confirmed is not None:
+                    without.add_metric([by.value, row.group], row.rate_without_confirmed)
         yield counts
         yield rates
+        yield without

@@ -11,7 +11,8 @@ is brought up to date (`services.linker.proposals.MatchBook`) and what changed g
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections import Counter as Tally
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -21,17 +22,25 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import Counter, Gauge
 
 from ndtms.clocks import Clock, today_in_england
-from ndtms.contract.candidates import MATCH_DECODER, Decision, DifferenceKind, LinkCandidate, MatchDecision
+from ndtms.contract.candidates import (
+    MATCH_DECODER,
+    MATCH_ENCODER,
+    ConfirmedMatch,
+    Decision,
+    LinkCandidate,
+    MatchDecision,
+)
 from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.topics import CANDIDATES, DECISIONS, MATCHING
+from ndtms.contract.topics import CANDIDATES, CONFIRMED, DECISIONS, MATCHING
 from ndtms.contract.transcoding import AvroTranscoder
 from ndtms.metrics import labelled
 from ndtms.stream.runner import Transaction
 from ndtms.stream.state import Store, StoreSpec
 from services.linker.comparisons import Attributors
 from services.linker.match_model import default_model
+from services.linker.matching import EpisodeFacts
 from services.linker.people import facts_of, last_date
-from services.linker.proposals import CandidateView, HeldEpisode, MatchBook, Ruling, changes
+from services.linker.proposals import HeldEpisode, MatchBook, Ruling, changes
 from services.linker.settings import LinkerSettings
 
 log = logging.getLogger(__name__)
@@ -41,10 +50,23 @@ PUBLISHED = Counter(
     "Probable-match candidates published, by decision",
     ["decision"],
 )
-OPEN = Gauge("ndtms_linker_candidates_open", "Probable-match candidates waiting for a person's decision")
+OPEN = Gauge(
+    "ndtms_linker_candidates_open",
+    "Probable-match candidates waiting for a person's decision, by prison",
+    ["prison"],
+)
 EPISODES = "match-episodes"
 SENT = "match-published"
 RULINGS = "match-rulings"
+CONFIRMED_SENT = "match-confirmed"
+
+
+@dataclass(frozen=True)
+class ConfirmedSent:
+    """What the released person's partition was last told about a transfer's confirmed match."""
+
+    client_key: str
+    community: EpisodeFacts
 
 
 class ProbableMatches:
@@ -54,8 +76,9 @@ class ProbableMatches:
         app = settings.linker_app_id
         self.stores: tuple[StoreSpec[Any], ...] = (
             StoreSpec(EPISODES, MATCHING.name, f"{app}-match-episodes-state", HeldEpisode),
-            StoreSpec(SENT, MATCHING.name, f"{app}-match-published-state", CandidateView),
+            StoreSpec(SENT, MATCHING.name, f"{app}-match-published-state", LinkCandidate),
             StoreSpec(RULINGS, MATCHING.name, f"{app}-match-rulings-state", Ruling),
+            StoreSpec(CONFIRMED_SENT, MATCHING.name, f"{app}-match-confirmed-state", ConfirmedSent),
         )
         self.model = default_model().with_bands(settings.linker_match_likely, settings.linker_match_possible)
         self.grace_days = settings.linker_grace_days
@@ -64,7 +87,9 @@ class ProbableMatches:
         self.decisions = AvroTranscoder(registry, DECISIONS, MatchDecision)
         self.clock = clock
         self.book = MatchBook(self.model, self.grace_days)
-        self.published: dict[str, CandidateView] = {}
+        self.published: dict[str, LinkCandidate] = {}
+        self.confirmed_sent: dict[str, ConfirmedSent] = {}
+        self.prisons_seen: set[str] = set()
         self.held = False  # whether this instance holds the national search
         self.changed = False
 
@@ -73,7 +98,9 @@ class ProbableMatches:
         aborted transaction included: what it published in memory never went out)."""
         self.held = 0 in partitions.get(EPISODES, [])
         self.book, self.published = MatchBook(self.model, self.grace_days), {}
+        self.confirmed_sent = {}
         if self.held:
+            self.confirmed_sent = dict(stores[CONFIRMED_SENT].items(0))
             for key, ruling in stores[RULINGS].items(0):
                 self.book.rulings[key] = ruling
             for key, episode in stores[EPISODES].items(0):
@@ -128,27 +155,56 @@ class ProbableMatches:
         # A rejected candidate stays on the topic as rejected while both episodes exist.
         for key, ruling in self.book.rulings.items():
             if ruling.decision is Decision.REJECTED and key in self.published and self.book.still_there(key):
-                now[key] = replace(
-                    self.published[key],
-                    decision=Decision.REJECTED,
-                    decided_by=ruling.decided_by,
-                    decided_at=ruling.decided_at,
-                )
-        sent: Store[CandidateView] = out.stores[SENT]
+                rejected = {"decided_by": ruling.decided_by, "decided_at": ruling.decided_at}
+                now[key] = self.published[key].model_copy(update={"decision": Decision.REJECTED} | rejected)
+        sent: Store[LinkCandidate] = out.stores[SENT]
         decided = changes(
             self.published, now, {k: self.book.still_there(k) for k in self.published}, self.clock()
         )
         for key, view in sorted(decided.items()):
-            out.produce(
-                CANDIDATES.name, key.encode(), None if view is None else self.codec.encode(_record(view))
-            )
+            out.produce(CANDIDATES.name, key.encode(), None if view is None else self.codec.encode(view))
             labelled(PUBLISHED, "tombstone" if view is None else view.decision.value).inc()
             if view is None:
                 self.published.pop(key, None)
             else:
                 self.published[key] = view
             sent.put(0, key, view)
-        OPEN.set(sum(1 for v in self.published.values() if v.decision is Decision.OPEN))
+        waiting = Tally(v.prison_provider_id for v in self.published.values() if v.decision is Decision.OPEN)
+        for prison in {*waiting, *self.prisons_seen}:
+            labelled(OPEN, prison).set(waiting.get(prison, 0))
+        self.prisons_seen |= set(waiting)
+        self._send_confirmations(now, out)
+
+    def _send_confirmations(self, now: dict[str, LinkCandidate], out: Transaction) -> None:
+        """Tell each released person's partition which community episode a person confirmed as
+        theirs, and when that stops holding (the evidence went: the outcome reverts)."""
+        wanted: dict[str, ConfirmedSent] = {}
+        for key in sorted(now):
+            view = now[key]
+            prison = self.book.episodes.get(view.transfer_id)
+            community = self.book.episodes.get(key.partition("|")[2])
+            if (
+                view.decision is Decision.CONFIRMED
+                and prison
+                and community
+                and view.transfer_id not in wanted
+            ):
+                wanted[view.transfer_id] = ConfirmedSent(prison.client_key, community.facts)
+        sent: Store[ConfirmedSent] = out.stores[CONFIRMED_SENT]
+        for transfer_id in sorted(set(wanted) | set(self.confirmed_sent)):
+            want, had = wanted.get(transfer_id), self.confirmed_sent.get(transfer_id)
+            if want == had:
+                continue
+            to = want or had
+            assert to is not None
+            facts = None if want is None else msgspec.to_builtins(want.community)
+            record = ConfirmedMatch(transfer_id, to.client_key, facts)
+            out.produce(CONFIRMED.name, to.client_key.encode(), MATCH_ENCODER.encode(record))
+            if want is None:
+                self.confirmed_sent.pop(transfer_id, None)
+            else:
+                self.confirmed_sent[transfer_id] = want
+            sent.put(0, transfer_id, want)
 
     def forget_old(self, out: Transaction) -> None:
         """Episodes past the horizon leave the search, and their attributors the state."""
@@ -178,25 +234,3 @@ class ProbableMatches:
             self.changed = True
             self.after_batch(out)
         return len(keys)
-
-
-def _record(view: CandidateView) -> LinkCandidate:
-    return LinkCandidate(
-        transfer_id=view.transfer_id,
-        prison_provider_id=view.prison_provider_id,
-        prison_episode_id=view.prison_episode_id,
-        prison_exit_date=view.prison_exit_date,
-        window_end_date=view.window_end_date,
-        community_provider_id=view.community_provider_id,
-        community_episode_id=view.community_episode_id,
-        triage_date=view.triage_date,
-        structured_start_date=view.structured_start_date,
-        band=view.band,
-        match_weight=view.match_weight,
-        probability=view.probability,
-        differences=tuple(DifferenceKind(attribute=d.attribute, kind=d.kind) for d in view.differences),
-        model_version=view.model_version,
-        decision=view.decision,
-        decided_by=view.decided_by,
-        decided_at=view.decided_at,
-    )

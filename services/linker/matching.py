@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from ndtms.contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
-from ndtms.contract.links import LinkStatus
+from ndtms.contract.links import LinkStatus, MatchedOn
 
 WINDOW_DAYS = 21
 
@@ -74,6 +74,7 @@ class Outcome:
     triage_date: date | None = None
     structured_start_date: date | None = None
     days_to_engagement: int | None = None
+    matched_on: MatchedOn = MatchedOn.CLIENT_KEY
 
 
 def window_end(release: date) -> date:
@@ -86,9 +87,18 @@ def closes_on(release: date, grace_days: int) -> date:
 
 
 def outcomes(
-    client_key: str, episodes: Iterable[EpisodeFacts], today: date, grace_days: int
+    client_key: str,
+    episodes: Iterable[EpisodeFacts],
+    today: date,
+    grace_days: int,
+    confirmed: Mapping[str, EpisodeFacts] | None = None,
 ) -> dict[str, Outcome]:
-    """Every transfer of this person and its current outcome, by transfer_id."""
+    """Every transfer of this person and its current outcome, by transfer_id.
+
+    `confirmed` holds, per transfer, a community episode of another client key that a person
+    confirmed as this person's (a probable match): the rule treats it as one of theirs for that
+    transfer alone, and says so (`matched_on`) when it is the episode that decides.
+    """
     facts = list(episodes)
     community = [e for e in facts if e.setting is Setting.COMMUNITY]
     result: dict[str, Outcome] = {}
@@ -96,7 +106,17 @@ def outcomes(
         release = prison.release_date
         if release is None:
             continue
-        result[prison.key] = _outcome(client_key, prison, release, community, today, grace_days)
+        extra = (confirmed or {}).get(prison.key)
+        own = community if extra is None else [*community, extra]
+        outcome = _outcome(client_key, prison, release, own, today, grace_days)
+        decided_by = (outcome.community_provider_id, outcome.community_episode_id)
+        if (
+            extra is not None
+            and extra not in community
+            and decided_by == (extra.provider_id, extra.episode_id)
+        ):
+            outcome = replace(outcome, matched_on=MatchedOn.CONFIRMED_CANDIDATE)
+        result[prison.key] = outcome
     return result
 
 

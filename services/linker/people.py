@@ -50,6 +50,9 @@ class Person:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     doubts: dict[str, ExitDateDoubt] = field(default_factory=dict)
     due: date | None = None
+    # Per transfer, a community episode of another client key that a person confirmed as this
+    # person's (a probable match): it counts for that transfer alone.
+    confirmed: dict[str, EpisodeFacts] = field(default_factory=dict)
 
     def revision_of(self, episode_key: str) -> int:
         if episode_key in self.episodes:
@@ -60,7 +63,7 @@ class Person:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.episodes or self.withdrawn or self.outcomes or self.doubts)
+        return not (self.episodes or self.withdrawn or self.outcomes or self.doubts or self.confirmed)
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,20 @@ def apply(person: Person, accepted: AcceptedEpisode, today: date, policy: Policy
     return _recompute(person, replace(person, episodes=episodes, withdrawn=withdrawn), today, policy)
 
 
+def confirm(
+    person: Person, transfer_id: str, community: EpisodeFacts | None, today: date, policy: Policy
+) -> tuple[Person, Changes]:
+    """A confirmed probable match for one transfer (None: no longer confirmed, the outcome reverts)."""
+    confirmed = dict(person.confirmed)
+    if community is None:
+        confirmed.pop(transfer_id, None)
+    else:
+        confirmed[transfer_id] = community
+    if confirmed == person.confirmed:
+        return person, Changes()
+    return _recompute(person, replace(person, confirmed=confirmed), today, policy)
+
+
 def tick(person: Person, today: date, policy: Policy) -> tuple[Person, Changes]:
     """The clock moved on: windows may have closed, old episodes may leave retention."""
     return _recompute(person, person, today, policy)
@@ -130,7 +147,9 @@ def tick(person: Person, today: date, policy: Policy) -> tuple[Person, Changes]:
 
 def _recompute(before: Person, person: Person, today: date, policy: Policy) -> tuple[Person, Changes]:
     person, retired = _compacted(person, today, policy.retention_days)
-    current = outcomes(person.client_key, person.episodes.values(), today, policy.grace_days)
+    current = outcomes(
+        person.client_key, person.episodes.values(), today, policy.grace_days, person.confirmed
+    )
     doubts = exit_date_doubts(person.episodes.values())
     published = tuple(o for tid, o in sorted(current.items()) if before.outcomes.get(tid) != o)
     tombstoned = tuple(sorted(set(before.outcomes) - set(current) - retired))

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ndtms.contract.candidates import Band, Decision
+from ndtms.contract.candidates import Band, Decision, DifferenceKind, LinkCandidate
 from ndtms.contract.episodes import Setting
 from ndtms.contract.links import LinkStatus
 from services.linker.banding import Proposal, banded
@@ -33,7 +33,6 @@ from services.linker.candidates import (
 from services.linker.comparisons import Attributors
 from services.linker.match_model import MatchModel
 from services.linker.matching import EpisodeFacts, outcomes, window_end
-from services.linker.scoring import Difference
 
 SEARCHED = frozenset({LinkStatus.PENDING, LinkStatus.TRIAGED, LinkStatus.NOT_ENGAGED})
 
@@ -59,33 +58,6 @@ class Ruling:
     decision: Decision  # confirmed or rejected
     decided_by: str
     decided_at: datetime
-
-
-@dataclass(frozen=True)
-class CandidateView:
-    """A candidate as `ndtms.links.candidates` carries it: kinds of difference, never values."""
-
-    transfer_id: str
-    prison_provider_id: str
-    prison_episode_id: str
-    prison_exit_date: date
-    window_end_date: date
-    community_provider_id: str
-    community_episode_id: str
-    triage_date: date | None
-    structured_start_date: date | None
-    band: Band
-    match_weight: float
-    probability: float
-    differences: tuple[Difference, ...]
-    model_version: str
-    decision: Decision = Decision.OPEN
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-
-    @property
-    def key(self) -> str:
-        return candidate_key(self.transfer_id, f"{self.community_provider_id}/{self.community_episode_id}")
 
 
 def candidate_key(transfer_id: str, community_episode: str) -> str:
@@ -163,7 +135,7 @@ class MatchBook:
         prison = self.episodes.get(transfer_id)
         return prison is not None and prison.facts.release_date is not None and community in self.episodes
 
-    def views(self) -> dict[str, CandidateView]:
+    def views(self) -> dict[str, LinkCandidate]:
         """Every candidate that holds now, by candidate key (rejected pairs left out)."""
         found = [c for candidates in self._found.values() for c in candidates]
         bands = banded((Proposal(c.transfer_id, c.episode, c.score.probability) for c in found), self.model)
@@ -177,8 +149,8 @@ class MatchBook:
             view = _view(candidate, prison, community, band)
             decided = self.rulings.get(view.key)
             if decided is not None and decided.decision is Decision.CONFIRMED:
-                view = replace(view, decision=decided.decision, decided_by=decided.decided_by)
-                view = replace(view, decided_at=decided.decided_at)
+                decision = {"decision": decided.decision, "decided_by": decided.decided_by}
+                view = view.model_copy(update=decision | {"decided_at": decided.decided_at})
             views[view.key] = view
         return views
 
@@ -281,7 +253,7 @@ def current(
     today: date,
     grace_days: int,
     model: MatchModel,
-) -> dict[str, CandidateView]:
+) -> dict[str, LinkCandidate]:
     """Every candidate that holds, by candidate key, from scratch (rejected pairs left out).
 
     `today` does not change the queue (a release is searched whether its window is open or
@@ -294,11 +266,12 @@ def current(
     return book.views()
 
 
-def _view(candidate: Candidate, prison: HeldEpisode, community: CommunityFacts, band: Band) -> CandidateView:
+def _view(candidate: Candidate, prison: HeldEpisode, community: CommunityFacts, band: Band) -> LinkCandidate:
     exit_date = prison.facts.prison_exit_date
     assert exit_date is not None  # a transfer has one
     provider, _, episode = community.episode.partition("/")
-    return CandidateView(
+    score = candidate.score
+    return LinkCandidate(
         transfer_id=candidate.transfer_id,
         prison_provider_id=prison.facts.provider_id,
         prison_episode_id=prison.facts.episode_id,
@@ -309,23 +282,23 @@ def _view(candidate: Candidate, prison: HeldEpisode, community: CommunityFacts, 
         triage_date=community.triage_date,
         structured_start_date=community.structured_start_date,
         band=band,
-        match_weight=candidate.score.match_weight,
-        probability=round(candidate.score.probability, 6),
-        differences=candidate.score.differences,
-        model_version=candidate.score.model_version,
+        match_weight=score.match_weight,
+        probability=round(score.probability, 6),
+        differences=tuple(DifferenceKind(attribute=d.attribute, kind=d.kind) for d in score.differences),
+        model_version=score.model_version,
     )
 
 
 def changes(
-    published: Mapping[str, CandidateView],
-    now: Mapping[str, CandidateView],
+    published: Mapping[str, LinkCandidate],
+    now: Mapping[str, LinkCandidate],
     still_there: Mapping[str, bool],
     at: datetime,
-) -> dict[str, CandidateView | None]:
+) -> dict[str, LinkCandidate | None]:
     """What to publish: new or changed candidates; for one published that no longer holds,
     `superseded` while its release and episode still exist (`still_there[key]`), else a tombstone.
     A rejected candidate stays rejected until either record goes."""
-    out: dict[str, CandidateView | None] = {}
+    out: dict[str, LinkCandidate | None] = {}
     for key, view in now.items():
         if published.get(key) != view:
             out[key] = view
@@ -335,5 +308,6 @@ def changes(
         if not still_there.get(key, False):
             out[key] = None
         elif view.decision not in (Decision.SUPERSEDED, Decision.REJECTED):
-            out[key] = replace(view, decision=Decision.SUPERSEDED, decided_by=None, decided_at=at)
+            superseded = {"decision": Decision.SUPERSEDED, "decided_by": None, "decided_at": at}
+            out[key] = view.model_copy(update=superseded)
     return out

@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from confluent_kafka import Message
 from prometheus_client import Counter, Gauge
 
 from ndtms.clocks import Clock, today_in_england
+from ndtms.contract.candidates import CONFIRMED_DECODER
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.findings import Finding, Severity, ValidationReport
 from ndtms.contract.links import TransferLink
-from ndtms.contract.topics import DECISIONS, ERRORS, LINKS, MATCHING, VALID
+from ndtms.contract.topics import CONFIRMED, DECISIONS, ERRORS, LINKS, MATCHING, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.metrics import labelled, observe
 from ndtms.stream.runner import Transaction
@@ -28,7 +30,8 @@ from ndtms.stream.state import Store, StoreSpec
 from services.linker import exit_dates
 from services.linker.erasure import erase_person
 from services.linker.matcher import ProbableMatches
-from services.linker.people import Changes, ExitDateReport, Person, apply, tick
+from services.linker.matching import EpisodeFacts
+from services.linker.people import Changes, ExitDateReport, Person, apply, confirm, tick
 from services.linker.schedule import Schedule
 from services.linker.settings import LinkerSettings
 from services.validator import reports
@@ -75,7 +78,7 @@ class Linker:
     # Each person's episodes (valid, by client key), and the national probable-match search and
     # the operators' decisions on it (one partition each, held with partition 0 of valid: the
     # group assigns by range).
-    topics: tuple[str, ...] = (VALID.name, MATCHING.name, DECISIONS.name)
+    topics: tuple[str, ...] = (VALID.name, MATCHING.name, DECISIONS.name, CONFIRMED.name)
 
     def __init__(self, settings: LinkerSettings, clock: Clock):
         app = settings.linker_app_id
@@ -114,6 +117,9 @@ class Linker:
         if message.topic() == DECISIONS.name:
             self.matches.decide(message, out)
             return
+        if message.topic() == CONFIRMED.name:
+            self._confirmed(message, out)
+            return
         accepted = out.decoded(message, self.valid_codec)
         if accepted is None:
             return
@@ -135,8 +141,8 @@ class Linker:
     def erase(self, client_key: str, topic: str, partition: int, out: Transaction) -> dict[str, int]:
         if topic == MATCHING.name:
             return {"linker match episodes deleted": self.matches.erase(client_key, out)}
-        if topic == DECISIONS.name:
-            return {}  # decisions name candidates, not people
+        if topic in (DECISIONS.name, CONFIRMED.name):
+            return {}  # nothing of a person kept there: their confirmations are in "people"
         people: Store[Person] = out.stores["people"]
         dates: Store[PersonEpisodes] = out.stores["episode-dates"]
         erased = erase_person(people.get(partition, client_key), dates.get(partition, client_key))
@@ -154,6 +160,29 @@ class Linker:
             f"tombstones on {LINKS.name}": len(erased.links_tombstoned),
             f"tombstones on {ERRORS.name}": len(erased.reports_cleared),
         }
+
+    def _confirmed(self, message: Message, out: Transaction) -> None:
+        """A probable match confirmed (or no longer): the released person's outcome recomputed."""
+        try:
+            record = CONFIRMED_DECODER.decode(message.value() or b"")
+            facts = (
+                None
+                if record.community is None
+                else msgspec.convert(record.community, EpisodeFacts, strict=False)
+            )
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            out.dead_letter(message, f"not a confirmed match: {type(exc).__name__}")
+            return
+        if record.client_key in out.erased:
+            return
+        people: Store[Person] = out.stores["people"]
+        partition = message.partition() or 0
+        before = people.get(partition, record.client_key) or Person(record.client_key)
+        person, changes = confirm(
+            before, record.transfer_id, facts, today_in_england(self.clock), self.policy
+        )
+        self._publish(changes, out)
+        self._store(partition, before, person, people)
 
     def _check_across_episodes(self, partition: int, accepted: AcceptedEpisode, out: Transaction) -> None:
         """The validator's checks across one person's episodes (its rules, its `checked_by`),

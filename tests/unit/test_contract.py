@@ -24,7 +24,7 @@ from ndtms.contract.episodes import (
 from ndtms.contract.erasures import ErasureOrigin
 from ndtms.contract.findings import Finding, Severity, ValidationReport
 from ndtms.contract.journeys import ClientJourneys, CustodyPeriod, Journey, JourneyEpisode, JourneyStatus
-from ndtms.contract.links import LinkStatus, TransferLink
+from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
 from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.topics import CATALOGUE, resolve
 from ndtms.contract.transcoding import MODEL_OF_TOPIC, schema_json
@@ -142,6 +142,7 @@ ENUMS: dict[str, type[StrEnum]] = {
     "Band": Band,
     "Decision": Decision,
     "MatchVerdict": MatchVerdict,
+    "MatchedOn": MatchedOn,
 }
 
 

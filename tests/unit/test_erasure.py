@@ -13,7 +13,7 @@ from ndtms.cli.erasures import parse_attributors
 from ndtms.contract.erasures import ErasureOrigin, ErasureReceipt, ErasureRecorded, ErasureTally
 from ndtms.contract.findings import Severity
 from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.topics import DECISIONS, MATCHING, RAW, VALID
+from ndtms.contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
 from ndtms.stream.erasures import LedgerEntry
 from ndtms.stream.state import Store, StoreSpec
 from services.linker.erasure import erase_person
@@ -155,6 +155,7 @@ def test_an_erasure_is_confirmed_when_every_service_covered_every_partition() ->
     assert tally.waiting_for() == ["validator", "linker"] and not tally.complete
     tally.add(receipt("linker", (0,), topic=MATCHING.name))  # the probable-match search, too
     tally.add(receipt("linker", (0,), topic=DECISIONS.name))
+    tally.add(receipt("linker", (0, 1, 2, 3, 4, 5), topic=CONFIRMED.name))
     assert tally.waiting_for() == ["validator"]
     tally.add(receipt("validator", (3, 4, 5), topic=RAW.name, heads=1))
     assert tally.complete

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ndtms.contract.links import LinkStatus, TransferLink
+from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
 from services.linker.indicator import Grouping, indicator, period_start
 
 TODAY = date(2025, 6, 30)
@@ -86,3 +86,22 @@ def test_grouped_by_prison_and_by_destination() -> None:
 def test_nothing_decided_has_no_rate() -> None:
     [row] = indicator([link(1, date(2025, 6, 25), LinkStatus.PENDING)], TODAY, Grouping.NATIONAL)
     assert row.rate is None
+
+
+def test_the_rate_with_and_without_confirmed_probable_matches() -> None:
+    confirmed = link(3, date(2025, 1, 12), LinkStatus.ENGAGED).model_copy(
+        update={"matched_on": MatchedOn.CONFIRMED_CANDIDATE}
+    )
+    still_open = link(5, date(2025, 6, 20), LinkStatus.ENGAGED).model_copy(
+        update={"matched_on": MatchedOn.CONFIRMED_CANDIDATE}
+    )
+    links = [
+        link(1, date(2025, 1, 10), LinkStatus.ENGAGED),
+        link(2, date(2025, 1, 11), LinkStatus.NOT_ENGAGED),
+        confirmed,
+        link(4, date(2025, 1, 13), LinkStatus.NOT_ENGAGED),
+        still_open,  # window still open: in no rate yet
+    ]
+    [row] = indicator(links, TODAY, Grouping.NATIONAL)
+    assert (row.engaged, row.engaged_by_confirmed_match, row.decided, row.transfers) == (2, 1, 4, 5)
+    assert row.rate == 0.5 and row.rate_without_confirmed == 0.25

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ndtms.contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
-from ndtms.contract.links import LinkStatus
+from ndtms.contract.links import LinkStatus, MatchedOn
 from services.linker.matching import EpisodeFacts, InterventionFacts, Outcome, outcomes
 
 D = date(2024, 3, 1)
@@ -140,3 +140,43 @@ def test_a_community_episode_never_matches_on_secure_interventions() -> None:
         interventions=(InterventionFacts(PH, D + timedelta(days=2)),),
     )
     assert outcome_of(prison(), other_prison).status is LinkStatus.NOT_ENGAGED
+
+
+CONFIRMED_ELSEWHERE = seen("CMTY009", "CX1", triage=3, starts=((PS, 5),))
+
+
+@pytest.mark.parametrize(
+    ("own", "confirmed", "status", "matched_on", "episode"),
+    [
+        # A confirmed probable match counts as the released person's own episode...
+        ((), CONFIRMED_ELSEWHERE, LinkStatus.ENGAGED, MatchedOn.CONFIRMED_CANDIDATE, "CX1"),
+        ((), seen("CMTY009", "CX1", triage=3), LinkStatus.TRIAGED, MatchedOn.CONFIRMED_CANDIDATE, "CX1"),
+        # ...by the same 21-day rule: outside the window it engages nothing.
+        ((), seen("CMTY009", "CX1", starts=((PS, 22),)), LinkStatus.NOT_ENGAGED, MatchedOn.CLIENT_KEY, None),
+        # An own episode that decides first stays the one named.
+        ((seen(starts=((PH, 2),)),), CONFIRMED_ELSEWHERE, LinkStatus.ENGAGED, MatchedOn.CLIENT_KEY, "CE1"),
+        # Triaged by the own key, a structured start only in the confirmed one: engaged by it.
+        ((seen(triage=1),), CONFIRMED_ELSEWHERE, LinkStatus.ENGAGED, MatchedOn.CONFIRMED_CANDIDATE, "CX1"),
+        ((), None, LinkStatus.NOT_ENGAGED, MatchedOn.CLIENT_KEY, None),
+    ],
+)
+def test_a_confirmed_match_counts_by_the_same_rule_and_says_so(
+    own: tuple[EpisodeFacts, ...],
+    confirmed: EpisodeFacts | None,
+    status: LinkStatus,
+    matched_on: MatchedOn,
+    episode: str | None,
+) -> None:
+    extra = {} if confirmed is None else {"PRISON01/EP1": confirmed}
+    [result] = outcomes("client", (prison(), *own), D + timedelta(days=60), 0, extra).values()
+    assert (result.status, result.matched_on, result.community_episode_id) == (status, matched_on, episode)
+
+
+def test_a_confirmed_match_counts_for_its_own_transfer_only() -> None:
+    second = prison("EP2", exit_date=D + timedelta(days=3))
+    found = outcomes(
+        "client", (prison(), second), D + timedelta(days=60), 0, {"PRISON01/EP2": CONFIRMED_ELSEWHERE}
+    )
+    assert found["PRISON01/EP1"].status is LinkStatus.NOT_ENGAGED
+    assert found["PRISON01/EP2"].status is LinkStatus.ENGAGED
+    assert found["PRISON01/EP2"].matched_on is MatchedOn.CONFIRMED_CANDIDATE

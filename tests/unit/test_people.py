@@ -6,8 +6,10 @@ from datetime import date, timedelta
 from itertools import permutations
 from typing import Any
 
-from ndtms.contract.links import LinkStatus
-from services.linker.people import Changes, Person, Policy, apply, tick
+from ndtms.contract.episodes import InterventionType, Setting
+from ndtms.contract.links import LinkStatus, MatchedOn
+from services.linker.matching import EpisodeFacts, InterventionFacts
+from services.linker.people import Changes, Person, Policy, apply, confirm, tick
 from tests.builders import accepted, community, secure
 
 TODAY = date(2024, 3, 10)
@@ -155,3 +157,29 @@ def test_retention_keeps_what_an_open_window_still_needs() -> None:
     person, changes = tick(person, date(2024, 3, 10), policy)
     assert changes.retired == ("CMTY001/CE0",)
     assert person.outcomes["PRISON01/EP1"].status is LinkStatus.PENDING
+
+
+def test_a_confirmation_engages_the_transfer_and_its_withdrawal_reverts_it() -> None:
+    person, _ = feed(Person(KEY), [secure()])
+    [transfer] = person.outcomes
+    release = person.outcomes[transfer].prison_exit_date
+    elsewhere = EpisodeFacts(
+        provider_id="CMTY009",
+        episode_id="CX1",
+        revision=1,
+        setting=Setting.COMMUNITY,
+        triage_date=release + timedelta(days=1),
+        interventions=(InterventionFacts(InterventionType.PSYCHOSOCIAL, release + timedelta(days=2)),),
+    )
+    confirmed, changes = confirm(person, transfer, elsewhere, TODAY, POLICY)
+    [link] = changes.published
+    assert (link.status, link.matched_on, link.community_episode_id) == (
+        LinkStatus.ENGAGED,
+        MatchedOn.CONFIRMED_CANDIDATE,
+        "CX1",
+    )
+    assert confirm(confirmed, transfer, elsewhere, TODAY, POLICY)[1] == Changes()  # the same again: nothing
+    reverted, changes = confirm(confirmed, transfer, None, TODAY, POLICY)
+    [back] = changes.published
+    assert back.status is person.outcomes[transfer].status and back.matched_on is MatchedOn.CLIENT_KEY
+    assert reverted.confirmed == {}

@@ -8,13 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ndtms.contract.candidates import Band, Decision
+from ndtms.contract.candidates import Band, Decision, LinkCandidate
 from ndtms.contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
 from services.linker.comparisons import Attributors
 from services.linker.match_model import default_model
 from services.linker.matching import EpisodeFacts, InterventionFacts
 from services.linker.proposals import (
-    CandidateView,
     HeldEpisode,
     MatchBook,
     Ruling,
@@ -99,11 +98,11 @@ def test_decisions_rejected_never_again_confirmed_kept_and_two_candidates_are_po
     assert {v.band for v in queue.values()} == {Band.POSSIBLE} and len(queue) == 2
 
 
-def view_of(decision: Decision = Decision.OPEN) -> CandidateView:
+def view_of(decision: Decision = Decision.OPEN) -> LinkCandidate:
     queue = current(
         [prison(), community("k-other", TRANSPOSED, "C1", EXIT + timedelta(days=4))], {}, TODAY, 0, MODEL
     )
-    return replace(queue[KEY], decision=decision)
+    return queue[KEY].model_copy(update={"decision": decision})
 
 
 @pytest.mark.parametrize(
@@ -162,7 +161,7 @@ def random_episode(rng: random.Random, n: int) -> HeldEpisode:
     return community(key, who, f"C{n % 9}", start, triage=day)
 
 
-def queues(seed: int) -> tuple[dict[str, CandidateView], dict[str, CandidateView]]:
+def queues(seed: int) -> tuple[dict[str, LinkCandidate], dict[str, LinkCandidate]]:
     """The queue kept one change at a time through a random history, and built from its end state."""
     rng = random.Random(seed)
     book = MatchBook(MODEL, grace_days=rng.choice((0, 7)))
