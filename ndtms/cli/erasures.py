@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from ndtms.access import Credential, CredentialStore
 from ndtms.audit import AuditUnavailable
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 from ndtms.cli.credentials import operator_key
+from ndtms.clocks import clock_from
 from ndtms.contract.episodes import Sex
 from ndtms.contract.erasures import ErasureOrigin, ErasureTally
 from ndtms.contract.pseudonyms import CLIENT_KEY_PATTERN
@@ -59,7 +60,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
     platform = settings()
     credential = operations_credential(platform)
     operator = operator_name()
-    ledger = ErasureLedger(platform, audit_trail(platform), lambda: datetime.now(UTC))
+    # The services' clock: receipts are written while an erasure is recent by it.
+    ledger = ErasureLedger(platform, audit_trail(platform), clock_from(platform.clock_file))
     if args.client_key is not None:
         if not re.fullmatch(CLIENT_KEY_PATTERN, args.client_key):
             raise CommandFailed("--client-key is 32 lower-case hexadecimal characters")

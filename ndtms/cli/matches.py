@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -21,6 +21,7 @@ from ndtms.audit import AuditUnavailable
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 from ndtms.cli.erasures import operations_credential
 from ndtms.cli.topics import tail
+from ndtms.clocks import clock_from, today_in_england
 from ndtms.contract.audit import AuditAction
 from ndtms.contract.candidates import MatchDecision, MatchVerdict
 from ndtms.contract.settings import PlatformSettings
@@ -56,7 +57,7 @@ def days_left(candidate: dict[str, Any], today: date) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     platform = settings()
     operations_credential(platform)
-    today = datetime.now(UTC).date()
+    today = today_in_england(clock_from(platform.clock_file))
     rows = [
         (key, c)
         for key, c in queue(platform).items()
@@ -223,7 +224,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
     except AuditUnavailable as exc:
         raise CommandFailed(f"{exc}; nothing was decided") from exc
     decision = MatchDecision(
-        candidate_key=args.key, decision=verdict, decided_by=actor, decided_at=datetime.now(UTC)
+        candidate_key=args.key,
+        decision=verdict,
+        decided_by=actor,
+        decided_at=clock_from(platform.clock_file)(),
     )
     codec = AvroTranscoder(registry_client(platform.registry_url), DECISIONS, MatchDecision)
     producer = Producer(platform.producer_config())
