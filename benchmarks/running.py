@@ -12,12 +12,12 @@ from pathlib import Path
 from confluent_kafka import Consumer
 
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE
+from ndtms.contract.topics import CATALOGUE, INTERNAL
 from ndtms.localrun.services import SERVICES, ServiceSpec, health, process_of, service_environment
 from ndtms.status import end_offsets, group_lag
 
 BENCHMARK_PSEUDONYM_KEY = "benchmark-key"
-PARTITIONS = {spec.name: spec.partitions for spec in CATALOGUE}
+PARTITIONS = {spec.name: spec.partitions for spec in (*CATALOGUE, *INTERNAL)}
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from ndtms.clocks import clock_from, set_clock_file, today_in_england
 from ndtms.contract.settings import PlatformSettings
@@ -81,6 +81,36 @@ def write_jsonl(path: Path, records: list[Any]) -> Path:
 def records_of(ndtms: Ndtms, topic: str, idle: float = 3) -> list[dict[str, Any]]:
     result = ndtms("tail", topic, "--from-beginning", "--json", "--idle-timeout", str(idle))
     return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def raw_records(ndtms: Ndtms, topic: str, committed: bool = True) -> list[tuple[bytes, bytes | None]]:
+    """Every (key, value) of a topic as bytes, to its end (internal topics too); with
+    `committed=False` aborted transactions' records as well."""
+    consumer = Consumer(
+        {
+            **ndtms.settings.kafka_client_config(),
+            "group.id": f"raw-read-{time.time_ns()}",
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed" if committed else "read_uncommitted",
+        }
+    )
+    found: list[tuple[bytes, bytes | None]] = []
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        seen, ended = time.monotonic(), set[int]()
+        while len(ended) < len(partitions) and time.monotonic() - seen < 10:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error() is not None:
+                ended.add(message.partition() or 0)
+                continue
+            seen = time.monotonic()
+            found.append((message.key() or b"", message.value()))
+    finally:
+        consumer.close()
+    return found
 
 
 def wait_for(

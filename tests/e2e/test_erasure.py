@@ -20,8 +20,6 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
     ConsumerGroupTopicPartitions,
     KafkaException,
     TopicPartition,
@@ -35,7 +33,16 @@ from ndtms.erasing import await_receipts
 from ndtms.synthetic import Person, community_episode, prison_release
 from services.journey.settings import JourneySettings
 from services.linker.settings import LinkerSettings
-from tests.e2e.pipeline import Ndtms, current_by_key, records_of, settle, someone, stop_service, write_jsonl
+from tests.e2e.pipeline import (
+    Ndtms,
+    current_by_key,
+    raw_records,
+    records_of,
+    settle,
+    someone,
+    stop_service,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.broker
 PRISON = "PRISON51"
@@ -168,30 +175,7 @@ def assert_erased(ndtms: Ndtms, person: Someone) -> None:
 
 def live_keys(ndtms: Ndtms, changelog: str) -> set[str]:
     """The keys a state changelog holds a value for (its last record is not a tombstone)."""
-    consumer = Consumer(
-        {
-            **ndtms.settings.kafka_client_config(),
-            "group.id": f"erasure-scan-{time.time_ns()}",
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-        }
-    )
-    live: dict[str, bool] = {}
-    try:
-        partitions = consumer.list_topics(changelog, timeout=10).topics[changelog].partitions
-        consumer.assign([TopicPartition(changelog, p, OFFSET_BEGINNING) for p in partitions])
-        ended: set[int] = set()
-        deadline = time.monotonic() + 60
-        while len(ended) < len(partitions) and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error() is not None:
-                ended.add(message.partition() or 0)
-                continue
-            live[(message.key() or b"").decode()] = message.value() is not None
-    finally:
-        consumer.close()
+    live = {key.decode(): value is not None for key, value in raw_records(ndtms, changelog)}
     return {key for key, alive in live.items() if alive}
 
 

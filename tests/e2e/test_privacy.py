@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from ndtms.cli.topics import tail
@@ -28,7 +27,7 @@ from ndtms.localrun.services import SERVICES
 from ndtms.localrun.topics import topic_config
 from ndtms.scenarios import continuity_feed
 from ndtms.synthetic import community_episode
-from tests.e2e.pipeline import Ndtms, settle, someone, write_jsonl
+from tests.e2e.pipeline import Ndtms, raw_records, settle, someone, write_jsonl
 
 pytestmark = pytest.mark.broker
 
@@ -177,29 +176,8 @@ def test_no_attributors_anywhere_but_the_raw_topic(ndtms: Ndtms, tmp_path: Path)
 
 
 def _raw_records(ndtms: Ndtms, topic: str) -> list[str]:
-    consumer = Consumer(
-        {
-            **ndtms.settings.kafka_client_config(),
-            "group.id": f"privacy-scan-{time.time_ns()}",
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
-        seen, ended, texts = time.monotonic(), set[int](), list[str]()
-        while len(ended) < len(metadata.partitions) and time.monotonic() - seen < 10:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error() is not None:
-                ended.add(message.partition() or 0)
-                continue
-            seen = time.monotonic()
-            texts.append(
-                (message.key() or b"").decode("utf-8", "replace")
-                + (message.value() or b"").decode("utf-8", "replace")
-            )
-        return texts
-    finally:
-        consumer.close()
+    return [
+        key.decode("utf-8", "replace") + (value or b"").decode("utf-8", "replace")
+        # Aborted transactions' records too: a leak is a leak whether or not it was committed.
+        for key, value in raw_records(ndtms, topic, committed=False)
+    ]
