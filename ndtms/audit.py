@@ -6,15 +6,16 @@ written stops the act instead of letting it go unrecorded.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import Producer
 
 from ndtms.clocks import Clock
 from ndtms.contract.audit import AuditAction, AuditEvent
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import AUDIT
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.delivery import NotDelivered, deliver
 
 
 class AuditUnavailable(RuntimeError):
@@ -34,21 +35,10 @@ class AuditTrail:
 
     def __call__(self, actor: str, action: AuditAction, subject: str, detail: str = "") -> AuditEvent:
         event = AuditEvent(at=self._clock(), actor=actor, action=action, subject=subject, detail=detail)
-        failures: list[KafkaError] = []
-
-        def delivered(error: KafkaError | None, _message: Any) -> None:
-            if error is not None:
-                failures.append(error)
-
         try:
-            self._producer.produce(
-                AUDIT.name, key=subject.encode(), value=self._codec.encode(event), on_delivery=delivered
-            )
-        except Exception as exc:  # BufferError, KafkaException: the record was not even queued
+            deliver(self._producer, AUDIT.name, subject, lambda: self._codec.encode(event), self._timeout)
+        except NotDelivered as exc:
             raise AuditUnavailable(f"the audit trail could not be written: {exc}") from exc
-        if self._producer.flush(self._timeout) or failures:
-            reason = failures[0].str() if failures else f"no acknowledgement within {self._timeout:g}s"
-            raise AuditUnavailable(f"the audit trail could not be written: {reason}")
         return event
 
     def close(self) -> None:

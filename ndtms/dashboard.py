@@ -3,7 +3,9 @@
 A sampler scrapes every service's `/metrics` every `interval` seconds and keeps an hour of
 readings; `summary()` turns them into what the page draws: throughput and lag per service
 over time, findings by rule, dead letters, and the live continuity-of-care indicator by
-prison and by destination local authority. Only aggregates: nothing about any person.
+prison and by destination local authority, and the probable matches waiting per prison. Only
+aggregates: nothing about any person (the review queue on the page is read from the journey
+API with an operations key the reviewer types in).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ Series = dict[tuple[str, Labels], float]
 HOUR = 3600.0
 UPLOT = Path(__file__).parent / "vendor" / "uplot"
 PAGE = Path(__file__).with_name("dashboard.html")
+OPEN_CANDIDATES = "ndtms_linker_candidates_open"
 
 
 def dashboard_page() -> str:
@@ -98,6 +101,49 @@ def summary(readings: list[Reading], services: list[str], now: float) -> dict[st
         "rule_descriptions": descriptions(),
         "dead_letters": total(latest.series, "ndtms_dlq_records_total"),
         "indicator": {scope: _indicator(latest.series, scope) for scope in ("national", "prison", "la")},
+        "matches_open": dict(sorted(grouped(latest.series, OPEN_CANDIDATES, "prison").items())),
+        "measures": _measures(latest.series),
+    }
+
+
+# The treatment measures the page shows, as the journey service's gauges name them.
+MEASURES_SHOWN = (
+    "in_treatment",
+    "new_presentations",
+    "waits_count",
+    "waits_median_days",
+    "waits_within_21_days",
+    "waiting_now_over_21_days",
+    "retained_12_weeks",
+    "retained_12_weeks_cohort",
+    "successful_completions",
+    "representations_6_months",
+    "unplanned_exits",
+    "early_unplanned_exits",
+)
+
+
+def _measures(series: Series) -> dict[str, Any]:
+    """The national row and the ten providers with the most people waiting over 21 days."""
+
+    def figures(**labels: str) -> dict[str, float | None]:
+        found = {
+            m: [
+                v
+                for (n, ls), v in series.items()
+                if n == f"ndtms_treatment_{m}" and set(labels.items()) <= ls
+            ]
+            for m in MEASURES_SHOWN
+        }
+        return {m: values[0] if values else None for m, values in found.items()}
+
+    if not any(name.startswith("ndtms_treatment_") for name, _ in series):
+        return {"national": None, "providers": []}
+    waiting = grouped(series, "ndtms_treatment_waiting_now_over_21_days", "group", scope="provider")
+    busiest = sorted(waiting, key=lambda provider: (-waiting[provider], provider))[:10]
+    return {
+        "national": figures(scope="national"),
+        "providers": [{"provider": p, **figures(scope="provider", group=p)} for p in busiest],
     }
 
 

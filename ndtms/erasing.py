@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ndtms.audit import Audit
 from ndtms.clocks import Clock
@@ -23,6 +23,7 @@ from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import AUDIT, ERASURES
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
+from ndtms.delivery import NotDelivered, deliver
 
 
 class ErasureNotRecorded(RuntimeError):
@@ -52,23 +53,13 @@ class ErasureLedger:
             client_key=key, erased_at=self._clock(), erased_by=erased_by, origin=origin, reason=reason
         )
         self._audit(actor, AuditAction.ERASURE_REQUESTED, key, f"{origin.value}: {reason}")
-        outcome: dict[str, Any] = {}
-
-        def delivered(error: KafkaError | None, message: Any) -> None:
-            outcome["error"], outcome["offset"] = error, None if error else message.offset()
-
         try:
-            self._producer.produce(
-                ERASURES.name, key=key.encode(), value=self._codec.encode(erasure), on_delivery=delivered
+            offset = deliver(
+                self._producer, ERASURES.name, key, lambda: self._codec.encode(erasure), self._timeout
             )
-        except Exception as exc:  # BufferError, KafkaException: not even queued
+        except NotDelivered as exc:
             raise ErasureNotRecorded(f"the erasure could not be written: {exc}") from exc
-        self._producer.flush(self._timeout)
-        if outcome.get("offset") is None:
-            error = outcome.get("error")
-            reason_text = error.str() if error else f"no acknowledgement within {self._timeout:g}s"
-            raise ErasureNotRecorded(f"the erasure could not be written: {reason_text}")
-        return erasure, int(outcome["offset"])
+        return erasure, offset
 
     def close(self) -> None:
         self._producer.flush(self._timeout)

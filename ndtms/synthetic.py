@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from ndtms.contract.episodes import DischargeReason, Setting
+from services.journey.journeys import EpisodeSpan, InterventionSpan
+
 LOCAL_AUTHORITIES = ("E09000033", "E08000025", "E06000023", "E07000178", "E10000016")
 PRISONS = ("PRISON01", "PRISON02", "PRISON03")
 COMMUNITY = ("CMTY001", "CMTY002", "CMTY003", "CMTY004")
@@ -134,3 +137,40 @@ def demo_feed(today: date, people: int = 12, seed: int = 2116) -> list[dict[str,
             triage = min(release + timedelta(days=rng.randrange(0, 15)), today)
             feed.append(community_episode(who, provider, f"CE{n:05d}", triage, None))
     return feed
+
+
+def treatment_histories(
+    rng: random.Random, people: int, first_day: date, days: int
+) -> dict[str, list[EpisodeSpan]]:
+    """Made-up people's community (and a few secure) episode spans over `days` from `first_day`,
+    for the treatment measures: 1 to 3 episodes each, 0 to 2 structured interventions an episode,
+    60 % discharged with a reason drawn from every NDTMS reason, four providers and LAs."""
+    reasons = list(DischargeReason)
+    histories: dict[str, list[EpisodeSpan]] = {}
+    for n in range(people):
+        spans = []
+        referral = first_day + timedelta(days=rng.randrange(days))
+        for e in range(rng.choice((1, 1, 2, 3))):
+            structured = []
+            start = referral + timedelta(days=rng.randrange(45))
+            for _ in range(rng.choice((0, 1, 1, 2))):
+                end = start + timedelta(days=rng.randrange(200)) if rng.random() < 0.6 else None
+                structured.append(InterventionSpan(start, end))
+                start += timedelta(days=rng.randrange(60))
+            discharge = referral + timedelta(days=rng.randrange(30, 300)) if rng.random() < 0.6 else None
+            spans.append(
+                EpisodeSpan(
+                    provider_id=rng.choice(("CMTY001", "CMTY002", "CMTY003", "CMTY004")),
+                    episode_id=f"E{n}-{e}",
+                    setting=Setting.SECURE if rng.random() < 0.05 else Setting.COMMUNITY,
+                    referral_date=referral,
+                    first_intervention_start=min((s.start for s in structured), default=None),
+                    discharge_date=discharge,
+                    discharge_reason=rng.choice(reasons) if discharge else None,
+                    local_authority=rng.choice(LOCAL_AUTHORITIES[:4]),
+                    structured=tuple(structured),
+                )
+            )
+            referral = (discharge or referral) + timedelta(days=rng.randrange(1, 250))
+        histories[f"{n:032x}"] = spans
+    return histories

@@ -20,11 +20,14 @@ from services.journey.settings import JourneySettings
 JOURNEY = next(s for s in SERVICES if s.name == "journey")
 
 
-def fetch_journeys(platform: PlatformSettings, path: str) -> dict[str, Any]:
-    """One person's journeys from the journey service's query API (`path` under /v1)."""
+def journey_api(
+    platform: PlatformSettings, path: str, params: dict[str, str] | None = None, timeout: float = 10
+) -> dict[str, Any]:
+    """A GET on the journey service's query API (`path` under /v1) with the operator's key."""
     url = f"http://{platform.service_host}:{platform.journey_port}/v1/{path}"
+    headers = {"Authorization": f"Bearer {operator_key(platform)}"}
     try:
-        response = httpx.get(url, headers={"Authorization": f"Bearer {operator_key(platform)}"}, timeout=10)
+        response = httpx.get(url, params=params, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise CommandFailed(f"the journey service at {url} does not answer ({exc}); is it up?") from exc
     if response.status_code != 200:
@@ -89,7 +92,7 @@ def timeline(record: dict[str, Any]) -> list[str]:
 def cmd_journeys(args: argparse.Namespace) -> int:
     platform = settings()
     if args.action == "show":
-        record = fetch_journeys(platform, _who(args))
+        record = journey_api(platform, _who(args))
         print(json.dumps(record) if args.json else "\n".join(timeline(record)))
         return 0
     journey_settings = JourneySettings(**platform.model_dump())

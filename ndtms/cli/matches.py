@@ -3,7 +3,7 @@
 `list` reads `ndtms.links.candidates`; `show` puts the two records' attributors side by side,
 the only place that shows them, and records the view on the audit trail first; `confirm` and
 `reject` record the decision on the audit trail and on `ndtms.links.decisions`, then wait until
-the queue shows it.
+the queue shows it. The journey API offers the same under `/v1/matches` (`ndtms.reviewing`).
 """
 
 from __future__ import annotations
@@ -11,65 +11,57 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import date
 from typing import Any
-
-import msgspec
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from ndtms.audit import AuditUnavailable
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 from ndtms.cli.erasures import operations_credential
-from ndtms.cli.topics import tail
 from ndtms.clocks import clock_from, today_in_england
 from ndtms.contract.audit import AuditAction
-from ndtms.contract.candidates import MatchDecision, MatchVerdict
+from ndtms.contract.candidates import Band, LinkCandidate, MatchVerdict
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CANDIDATES, DECISIONS, MATCH_EPISODES_STATE
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
-from services.linker.proposals import HeldEpisode
+from ndtms.reviewing import (
+    CandidateQueue,
+    CandidateSuperseded,
+    Compared,
+    DecisionDesk,
+    DecisionNotRecorded,
+    DecisionOutcome,
+    RecordsGone,
+    attributors_of,
+    held_episodes,
+    side_by_side,
+    the_two_records,
+    waiting,
+)
 
-DIFFERENCE_WORDS = {
-    "day_month_transposed": "day and month swapped",
-    "one_edit": "one digit apart",
-    "year_off": "year off by 1 or 10",
-    "swapped": "first and second swapped",
-    "one_differs": "one differs",
-    "both_differ": "both differ",
+LABELS = {
+    "initials": "initials",
+    "date_of_birth": "date of birth",
+    "sex": "sex",
+    "local_authority": "local authority",
 }
 
 
-def queue(platform: PlatformSettings, idle: float = 2.0) -> dict[str, dict[str, Any]]:
-    """The candidates now: the latest record per key, tombstones removing it."""
-    latest: dict[str, dict[str, Any]] = {}
-    for record in tail(platform, CANDIDATES, from_beginning=True, idle_timeout=idle):
-        if record["value"] is None:
-            latest.pop(str(record["key"]), None)
-        else:
-            latest[str(record["key"])] = record["value"]
-    return latest
-
-
-def days_left(candidate: dict[str, Any], today: date) -> int:
-    return (date.fromisoformat(candidate["window_end_date"]) - today).days
+def queue(platform: PlatformSettings) -> CandidateQueue:
+    candidates = CandidateQueue(platform)
+    try:
+        candidates.catch_up()
+    except TimeoutError as exc:
+        raise CommandFailed(str(exc)) from exc
+    finally:
+        candidates.close()
+    return candidates
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     platform = settings()
     operations_credential(platform)
     today = today_in_england(clock_from(platform.clock_file))
-    rows = [
-        (key, c)
-        for key, c in queue(platform).items()
-        if (args.all or c["decision"] == "open")
-        and (args.band is None or c["band"] == args.band)
-        and (args.prison is None or c["prison_provider_id"] == args.prison)
-    ]
-    rows.sort(key=lambda row: (row[1]["window_end_date"], -row[1]["probability"], row[0]))
+    band = Band(args.band) if args.band else None
+    rows = waiting(queue(platform).all(), today, band, args.prison, decided_too=args.all)
     if args.json:
-        print(
-            json.dumps({"candidates": [{"key": k, **c, "days_left": days_left(c, today)} for k, c in rows]})
-        )
+        print(json.dumps({"candidates": [row.as_json() for row in rows]}))
         return 0
     if not rows:
         print("No candidates waiting for a decision." if not args.all else "No candidates.")
@@ -78,88 +70,36 @@ def cmd_list(args: argparse.Namespace) -> int:
         f"{'candidate':<44} {'band':<9} {'p':>6} {'window ends':<11} {'left':>5}  "
         f"{'decision':<10} differences"
     )
-    for key, c in rows:
-        kinds = ", ".join(f"{d['attribute']}: {d['kind']}" for d in c["differences"]) or "-"
+    for row in rows:
+        c = row.candidate
+        kinds = ", ".join(f"{d.attribute}: {d.kind}" for d in c.differences) or "-"
         print(
-            f"{key:<44} {c['band']:<9} {c['probability']:>6.3f} {c['window_end_date']:<11} "
-            f"{days_left(c, today):>5}  {c['decision']:<10} {kinds}"
+            f"{c.key:<44} {c.band.value:<9} {c.probability:>6.3f} {c.window_end_date.isoformat():<11} "
+            f"{row.days_left:>5}  {c.decision.value:<10} {kinds}"
         )
     return 0
 
 
-def held_episodes(platform: PlatformSettings, keys: set[str]) -> dict[str, HeldEpisode]:
-    """The linker's record of these episodes, attributors included, from its state changelog."""
-    decoder = msgspec.msgpack.Decoder(HeldEpisode)
-    reader = Consumer(
-        {
-            **platform.kafka_client_config(),
-            "group.id": f"ndtms-matches-{time.time_ns()}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-        }
-    )
-    found: dict[str, HeldEpisode | None] = {}
-    try:
-        topic = MATCH_EPISODES_STATE.name
-        partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
-        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        ended: set[int] = set()
-        deadline = time.monotonic() + 60
-        while len(ended) < len(partitions) and time.monotonic() < deadline:
-            for message in reader.consume(1000, timeout=0.5):
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        ended.add(message.partition() or 0)
-                    continue
-                key = (message.key() or b"").decode()
-                if key in keys:
-                    value = message.value()
-                    found[key] = decoder.decode(value) if value else None
-    finally:
-        reader.close()
-    return {key: held for key, held in found.items() if held is not None}
-
-
-def side_by_side(
-    key: str, candidate: dict[str, Any], prison: HeldEpisode, community: HeldEpisode
-) -> list[str]:
-    marked = {d["attribute"]: DIFFERENCE_WORDS.get(d["kind"], d["kind"]) for d in candidate["differences"]}
-    p, c = prison.attributors, community.attributors
-    rows = [
-        (
-            "initials",
-            f"{p.first_initial} {p.second_initial}",
-            f"{c.first_initial} {c.second_initial}",
-            "initials",
-        ),
-        ("date of birth", p.date_of_birth.isoformat(), c.date_of_birth.isoformat(), "date_of_birth"),
-        ("sex", p.sex, c.sex, "sex"),
-        (
-            "local authority",
-            f"{prison.facts.exit_destination_la or '-'} (released to)",
-            community.local_authority or "-",
-            "local_authority",
-        ),
+def printed(candidate: LinkCandidate, prison: str, community: str, lines: list[Compared]) -> list[str]:
+    c = candidate
+    out = [
+        f"Candidate {c.key}: {c.band.value}, probability {c.probability:.3f}, "
+        f"weight {c.match_weight:.2f} ({c.model_version}); {c.decision.value}",
+        f"{'':<17} {'prison ' + prison:<30} {'community ' + community:<30}",
     ]
-    lines = [
-        f"Candidate {key}: {candidate['band']}, probability {candidate['probability']:.3f}, "
-        f"weight {candidate['match_weight']:.2f} ({candidate['model_version']}); {candidate['decision']}",
-        f"{'':<17} {'prison ' + prison.key:<30} {'community ' + community.key:<30}",
-    ]
-    for label, left, right, attribute in rows:
-        note = f"  <- {marked[attribute]}" if attribute in marked else ""
-        lines.append(f"{label:<17} {left:<30} {right:<30}{note}")
-    lines.append(
-        f"{'dates':<17} {'exit ' + candidate['prison_exit_date']:<30} "
-        f"{'triage ' + str(candidate['triage_date'] or '-'):<30}"
+    for line in lines:
+        left = f"{line.prison} (released to)" if line.attribute == "local_authority" else line.prison
+        note = f"  <- {line.difference}" if line.difference else ""
+        out.append(f"{LABELS[line.attribute]:<17} {left:<30} {line.community:<30}{note}")
+    out.append(
+        f"{'dates':<17} {'exit ' + c.prison_exit_date.isoformat():<30} "
+        f"{'triage ' + (c.triage_date.isoformat() if c.triage_date else '-'):<30}"
     )
-    lines.append(
-        f"{'':<17} {'window to ' + candidate['window_end_date']:<30} "
-        f"{'structured start ' + str(candidate['structured_start_date'] or '-'):<30}"
+    start = c.structured_start_date.isoformat() if c.structured_start_date else "-"
+    out.append(
+        f"{'':<17} {'window to ' + c.window_end_date.isoformat():<30} {'structured start ' + start:<30}"
     )
-    return lines
+    return out
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -173,70 +113,49 @@ def cmd_show(args: argparse.Namespace) -> int:
         audit_trail(platform)(actor, AuditAction.MATCH_VIEWED, args.key, "the two records' attributors shown")
     except AuditUnavailable as exc:
         raise CommandFailed(f"{exc}; nothing is shown unless the view is recorded") from exc
-    transfer, _, community = args.key.partition("|")
-    held = held_episodes(platform, {transfer, community})
-    if transfer not in held or community not in held:
-        raise CommandFailed(
-            "the linker no longer holds one of the two records (withdrawn, erased or aged out)"
-        )
+    try:
+        prison, community = the_two_records(lambda keys: held_episodes(platform, keys), candidate)
+    except RecordsGone as exc:
+        raise CommandFailed(str(exc)) from exc
     if args.json:
+        document = {
+            "candidate": candidate.model_dump(mode="json"),
+            "prison": attributors_of(prison),
+            "community": attributors_of(community),
+        }
+        print(json.dumps(document))
+    else:
         print(
-            json.dumps(
-                {
-                    "candidate": candidate,
-                    "prison": _plain(held[transfer]),
-                    "community": _plain(held[community]),
-                }
+            "\n".join(
+                printed(candidate, prison.key, community.key, side_by_side(candidate, prison, community))
             )
         )
-    else:
-        print("\n".join(side_by_side(args.key, candidate, held[transfer], held[community])))
     return 0
-
-
-def _plain(episode: HeldEpisode) -> dict[str, Any]:
-    a = episode.attributors
-    return {
-        "episode": episode.key,
-        "first_initial": a.first_initial,
-        "second_initial": a.second_initial,
-        "date_of_birth": a.date_of_birth.isoformat(),
-        "sex": a.sex,
-        "local_authority": episode.local_authority,
-    }
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
     platform = settings()
     credential = operations_credential(platform)
     verdict = MatchVerdict(args.decision)
-    candidate = queue(platform).get(args.key)
-    if candidate is None:
-        raise CommandFailed(f"no candidate {args.key}: see `ndtms matches list --all`")
-    if candidate["decision"] == verdict.value:
-        print(f"{args.key} is already {verdict.value}.")
-        return 0
-    if candidate["decision"] == "superseded":
-        raise CommandFailed(f"{args.key} was superseded (its evidence changed): nothing to decide")
     actor = f"{operator_name()} with {credential.name} ({credential.id})"
+    desk = DecisionDesk(platform, audit_trail(platform), clock_from(platform.clock_file))
     try:
-        audit_trail(platform)(actor, AuditAction.MATCH_DECIDED, args.key, verdict.value)
+        outcome, _ = desk.decide(args.key, queue(platform).get(args.key), verdict, actor)
+    except LookupError as exc:
+        raise CommandFailed(f"{exc}: see `ndtms matches list --all`") from exc
+    except CandidateSuperseded as exc:
+        raise CommandFailed(str(exc)) from exc
     except AuditUnavailable as exc:
         raise CommandFailed(f"{exc}; nothing was decided") from exc
-    decision = MatchDecision(
-        candidate_key=args.key,
-        decision=verdict,
-        decided_by=actor,
-        decided_at=clock_from(platform.clock_file)(),
-    )
-    codec = AvroTranscoder(registry_client(platform.registry_url), DECISIONS, MatchDecision)
-    producer = Producer(platform.producer_config())
-    producer.produce(DECISIONS.name, key=args.key.encode(), value=codec.encode(decision))
-    if producer.flush(15):
-        raise CommandFailed("the broker did not acknowledge the decision: send it again")
+    except DecisionNotRecorded as exc:
+        raise CommandFailed(f"{exc}: send it again") from exc
+    if outcome is DecisionOutcome.ALREADY:
+        print(f"{args.key} is already {verdict.value}.")
+        return 0
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        if (queue(platform, idle=1.0).get(args.key) or {}).get("decision") == verdict.value:
+        shown = queue(platform).get(args.key)
+        if shown is not None and shown.decision.value == verdict.value:
             print(f"{args.key}: {verdict.value}.")
             return 0
         time.sleep(0.5)

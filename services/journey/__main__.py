@@ -5,16 +5,20 @@ from __future__ import annotations
 import threading
 
 import uvicorn
+from prometheus_client import REGISTRY
 
 from ndtms.access import CredentialStore
 from ndtms.audit import AuditTrail
-from ndtms.clocks import clock_from, system_clock
+from ndtms.clocks import clock_from, system_clock, today_in_england
 from ndtms.contract.topics import VALID
 from ndtms.dashboard import Sampler
 from ndtms.logs import start_service_logging
 from ndtms.metrics import LagSampler
+from ndtms.reviewing import CandidateQueue, DecisionDesk, RecordIndex
 from ndtms.web.serving import server_config
 from services.journey.http import create_app
+from services.journey.reports import MeasuresGauges
+from services.journey.review import Review
 from services.journey.service import build_processor
 from services.journey.settings import JourneySettings
 
@@ -22,17 +26,30 @@ from services.journey.settings import JourneySettings
 def main() -> None:
     settings = JourneySettings()
     start_service_logging("ndtms-journey", settings.uses_development_key)
-    processor = build_processor(settings, clock_from(settings.clock_file))
+    clock = clock_from(settings.clock_file)
+    processor = build_processor(settings, clock)
     processor.install_signal_handlers()
     LagSampler(settings, "journey", settings.journey_group_id, {VALID.name: VALID.partitions}).start()
     dashboard = Sampler(settings.dashboard_targets, settings.ops_sample_seconds)
     dashboard.start()
+    audit = AuditTrail(settings, system_clock)
+    queue, records = CandidateQueue(settings), RecordIndex(settings)
+    queue.follow()
+    records.follow()
+    review = Review(queue, records, DecisionDesk(settings, audit, clock), lambda: today_in_england(clock))
+    gauges = MeasuresGauges(
+        processor.engine, lambda: today_in_england(clock), settings.measures_refresh_seconds
+    )
+    REGISTRY.register(gauges)
+    gauges.start()
     app = create_app(
         lambda: not processor.stopping.is_set(),
         processor.engine,
         CredentialStore(settings.credential_store_path),
-        AuditTrail(settings, system_clock),
+        audit,
         dashboard.summary,
+        review,
+        lambda: today_in_england(clock),
     )
     server = uvicorn.Server(server_config(app, settings.service_host, settings.journey_port, "ndtms-journey"))
     http = threading.Thread(target=server.run, name="journey-http", daemon=True)
@@ -41,6 +58,9 @@ def main() -> None:
         processor.run()
     finally:
         server.should_exit = True
+        queue.stop()
+        records.stop()
+        gauges.stopping.set()
         http.join(timeout=5)
 
 

@@ -26,6 +26,8 @@ from ndtms.web.access import UNAUTHORISED, operations_only
 from ndtms.web.pages import HEALTH_RESPONSES, METRICS_RESPONSES, Health
 from ndtms.web.problems import install_problem_handlers, problem_responses, with_problem_schemas
 from services.journey.queries import JourneyFilter, list_journeys, person_document, person_of_episode
+from services.journey.reports import measures_routes
+from services.journey.review import Review, review_routes
 
 MAX_PAGE_SIZE = 500
 MAX_PAGE = 1_000_000  # keeps the row offset within a 64-bit integer whatever the page size
@@ -57,11 +59,14 @@ def create_app(
     credentials: CredentialStore,
     audit: Audit,
     dashboard: Callable[[], dict[str, Any]] | None = None,
+    review: Review | None = None,
+    today: Callable[[], date] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="NDTMS journey service",
         version="1",
-        description="Each person's treatment journeys (NDTMS rule), for operations staff. "
+        description="Each person's treatment journeys (NDTMS rule), the probable-match review and the live "
+        "treatment measures, for operations staff. "
         "Every /v1 query needs an API key with the operations role: `Authorization: Bearer <key>`. "
         "Every refusal is an RFC 9457 problem (`application/problem+json`).",
     )
@@ -170,6 +175,10 @@ def create_app(
             "next_page": found.next_page,
         }
 
+    if review is not None:
+        queries.include_router(review_routes(review, audit))
+    if today is not None:
+        queries.include_router(measures_routes(engine, today))
     app.include_router(queries)
     if dashboard is not None:
         _add_dashboard(app, dashboard)

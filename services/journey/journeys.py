@@ -20,6 +20,14 @@ NEW_JOURNEY_GAP = timedelta(days=21)
 
 
 @dataclass(frozen=True)
+class InterventionSpan:
+    """A structured (pharmacological or psychosocial) intervention, for the measures."""
+
+    start: date
+    end: date | None = None
+
+
+@dataclass(frozen=True)
 class EpisodeSpan:
     """The journey service's view of one accepted episode revision."""
 
@@ -35,6 +43,9 @@ class EpisodeSpan:
     prison_exit_date: date | None = None
     exit_reason: ExitReason | None = None
     exit_destination_la: str | None = None
+    # For the treatment measures: the client's local authority, the structured interventions.
+    local_authority: str | None = None
+    structured: tuple[InterventionSpan, ...] = ()
 
     @property
     def start_date(self) -> date:

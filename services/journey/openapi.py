@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,9 +17,14 @@ DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "journey-openapi.json"
 
 def render() -> str:
     # The document depends only on the routes, not on the database or the keys behind them.
-    unused: Any = None
+    unused: Any = object()
     app = create_app(
-        lambda: True, create_engine("sqlite://"), CredentialStore(Path("unused.json")), cast(Any, unused)
+        lambda: True,
+        create_engine("sqlite://"),
+        CredentialStore(Path("unused.json")),
+        cast(Any, unused),
+        review=cast(Any, unused),
+        today=date.today,
     )
     return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
 

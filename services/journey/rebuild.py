@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ndtms.clocks import Clock
 from ndtms.contract.topics import VALID
-from services.journey import store
+from services.journey import measuring, store
 from services.journey.service import build_processor
 from services.journey.settings import JourneySettings
 
@@ -36,6 +36,7 @@ class RebuildSummary:
 
 def wipe(session: Session) -> None:
     for table in (
+        *store.MEASURE_TABLES,
         store.JourneyProviderRow,
         store.JourneyRow,
         store.PersonRow,
@@ -82,6 +83,8 @@ def rebuild(
                 processor.apply_batch(messages)
                 done += len(messages)
                 progress(done, total)
+        with Session(processor.engine) as session, session.begin():
+            measuring.mark_complete(session)  # every episode has been replayed with its facts
         if publish:
             while processor.publish_outbox():
                 pass

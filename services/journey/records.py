@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 
 from ndtms.contract.episodes import AcceptedEpisode, Setting
 from ndtms.contract.journeys import ClientJourneys
-from services.journey.journeys import EpisodeSpan, custody_periods_of, journeys_of
+from services.journey.journeys import EpisodeSpan, InterventionSpan, custody_periods_of, journeys_of
 
 SPAN = TypeAdapter(EpisodeSpan)
 
@@ -33,6 +33,12 @@ def span_of(accepted: AcceptedEpisode) -> EpisodeSpan | None:
         prison_exit_date=custody.prison_exit_date if custody else None,
         exit_reason=custody.exit_reason if custody else None,
         exit_destination_la=custody.exit_destination_la if custody else None,
+        local_authority=accepted.local_authority,
+        structured=tuple(
+            InterventionSpan(i.start_date, i.end_date)
+            for i in sorted(accepted.interventions, key=lambda i: (i.start_date, i.intervention_id))
+            if i.type.is_structured
+        ),
     )
 
 

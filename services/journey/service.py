@@ -41,7 +41,7 @@ from ndtms.metrics import DEAD_LETTERS, PRODUCED, observe
 from ndtms.stream.erasures import LedgerEntry, LedgerFollower
 from ndtms.stream.runner import dead_letter_headers, retrying
 from ndtms.stream.service import instance_name
-from services.journey import store
+from services.journey import measuring, store
 from services.journey.records import client_journeys, span_from_json, span_of, span_to_json
 from services.journey.settings import JourneySettings
 
@@ -193,12 +193,14 @@ class JourneyProcessor:
                 appended = message.timestamp()[1]
                 observe("journey", VALID.name, appended, accepted.recorded_at if accepted else None, now)
             changed = sorted({client_key for client_key, _, _ in written})
-            records = {
-                client_key: client_journeys(
-                    client_key, [span_from_json(e.span) for e in held[client_key].values() if e.span], now
-                )
+            spans = {
+                client_key: [span_from_json(e.span) for e in held[client_key].values() if e.span]
                 for client_key in changed
             }
+            records = {
+                client_key: client_journeys(client_key, spans[client_key], now) for client_key in changed
+            }
+            measuring.save_facts(session, spans)
             # Published only when what the person's record says has changed.
             publications = [
                 (client_key, self.journeys_codec.encode(record) if record is not None else None)

@@ -17,6 +17,8 @@ class JourneySettings(PlatformSettings):
     # (JSON, e.g. {"ingest": "http://ingest:18700", ...}) defaults to this host's ports.
     ops_sample_seconds: float = Field(default=15.0, gt=0)
     ops_targets: dict[str, str] = Field(default_factory=dict)
+    # How often the treatment-measure gauges (default period) are recomputed.
+    measures_refresh_seconds: float = Field(default=60.0, gt=0)
 
     @property
     def dashboard_targets(self) -> dict[str, str]:

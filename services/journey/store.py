@@ -122,6 +122,69 @@ class ErasureRow(Base):
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class MeasureEpisodeRow(Base):
+    """A community episode as the treatment measures need it (`services.journey.measures`)."""
+
+    __tablename__ = "measure_episodes"
+    __table_args__ = (
+        Index("ix_measure_episodes_first_structured", "first_structured_start"),
+        Index("ix_measure_episodes_referral", "referral_date"),
+    )
+
+    client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    episode_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    local_authority: Mapped[str] = mapped_column(String(16))
+    referral_date: Mapped[date] = mapped_column(Date)
+    first_structured_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    wait_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    discharge_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class MeasureInterventionRow(Base):
+    """A structured intervention's span: start, and its end, else the episode's discharge, else open."""
+
+    __tablename__ = "measure_interventions"
+    __table_args__ = (Index("ix_measure_interventions_start", "start_date"),)
+
+    client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    episode_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class MeasureJourneyRow(Base):
+    """A journey as the treatment measures need it; day counts kept so SQL need not subtract dates."""
+
+    __tablename__ = "measure_journeys"
+    __table_args__ = (
+        Index("ix_measure_journeys_structured_start", "structured_start"),
+        Index("ix_measure_journeys_discharge", "discharge_date"),
+    )
+
+    client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    journey_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    structured_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    discharge_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    discharge_reason: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    provider_id: Mapped[str] = mapped_column(String(40))
+    local_authority: Mapped[str] = mapped_column(String(16))
+    next_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    days_to_discharge: Mapped[int | None] = mapped_column(Integer, nullable=True)  # from structured start
+    days_to_next: Mapped[int | None] = mapped_column(Integer, nullable=True)  # discharge to next start
+
+
+class MeasuresStateRow(Base):
+    """Whether every stored episode has its measure facts (false in a store older than them)."""
+
+    __tablename__ = "measures_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complete: Mapped[bool] = mapped_column(Boolean)
+
+
 class StoreIdentityRow(Base):
     """This store's random name, carried by its publications (see the fence in service.py)."""
 
@@ -138,8 +201,12 @@ JOURNEYS = Base.metadata.tables[JourneyRow.__tablename__]
 JOURNEY_PROVIDERS = Base.metadata.tables[JourneyProviderRow.__tablename__]
 OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
 ERASURES = Base.metadata.tables[ErasureRow.__tablename__]
+MEASURE_EPISODES = Base.metadata.tables[MeasureEpisodeRow.__tablename__]
+MEASURE_INTERVENTIONS = Base.metadata.tables[MeasureInterventionRow.__tablename__]
+MEASURE_JOURNEYS = Base.metadata.tables[MeasureJourneyRow.__tablename__]
+MEASURE_TABLES = (MEASURE_EPISODES, MEASURE_INTERVENTIONS, MEASURE_JOURNEYS)
 # Everything the store holds of a person, by table (the erasure list itself aside).
-PERSONAL_TABLES = (EPISODES, PEOPLE, JOURNEYS, JOURNEY_PROVIDERS, OUTBOX)
+PERSONAL_TABLES = (EPISODES, PEOPLE, JOURNEYS, JOURNEY_PROVIDERS, OUTBOX, *MEASURE_TABLES)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -37,6 +37,8 @@ class Ndtms:
         self.env["NDTMS_LINKER_SWEEP_SECONDS"] = "1"
         # And let the operations page sample often enough to draw within a test.
         self.env["NDTMS_OPS_SAMPLE_SECONDS"] = "2"
+        # And recompute the treatment-measure gauges as often.
+        self.env["NDTMS_MEASURES_REFRESH_SECONDS"] = "2"
 
     def now(self) -> datetime:
         """The services' time: the clock file when the platform has one, else the system clock."""

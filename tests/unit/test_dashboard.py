@@ -20,6 +20,8 @@ ndtms_continuity_of_care_rate{scope="prison",group="P1"} 0.25
 ndtms_continuity_of_care_transfers{scope="prison",group="P1",measure="decided"} 8
 ndtms_continuity_of_care_transfers{scope="prison",group="P1",measure="engaged"} 2
 ndtms_continuity_of_care_transfers{scope="prison",group="P2",measure="decided"} 0
+ndtms_linker_candidates_open{prison="P2"} 3
+ndtms_linker_candidates_open{prison="P1"} 0
 """
 
 
@@ -36,6 +38,7 @@ def test_summary_of_two_readings() -> None:
     [p1, p2] = result["indicator"]["prison"]
     assert (p1["group"], p1["rate"], p1["decided"], p1["engaged"]) == ("P1", 0.25, 8.0, 2.0)
     assert p2["rate"] is None
+    assert result["matches_open"] == {"P1": 0.0, "P2": 3.0}
 
 
 def test_no_readings_yet() -> None:
@@ -49,3 +52,34 @@ def test_the_page_carries_its_charting_library_and_fetches_nothing_else() -> Non
     assert "/*UPLOT_JS*/" not in page and "/*UPLOT_CSS*/" not in page
     assert "uPlot" in page and ".u-legend" in page
     assert "<script src" not in page and "<link" not in page
+
+
+def test_the_treatment_measures_national_and_the_providers_with_most_waiting() -> None:
+    metrics = "\n".join(
+        [
+            'ndtms_treatment_in_treatment{scope="national",group=""} 40',
+            'ndtms_treatment_waits_median_days{scope="national",group=""} 12.5',
+            *(
+                f'ndtms_treatment_waiting_now_over_21_days{{scope="provider",group="P{n:02d}"}} {n % 7}'
+                for n in range(14)
+            ),
+            'ndtms_treatment_in_treatment{scope="provider",group="P06"} 9',
+        ]
+    )
+    result = summary([Reading(0.0, parse(metrics), {})], [], now=1.0)["measures"]
+    assert result["national"]["in_treatment"] == 40.0 and result["national"]["waits_median_days"] == 12.5
+    assert result["national"]["successful_completions"] is None  # not gauged yet
+    assert [p["provider"] for p in result["providers"]] == [
+        "P06",
+        "P13",
+        "P05",
+        "P12",
+        "P04",
+        "P11",
+        "P03",
+        "P10",
+        "P02",
+        "P09",
+    ]
+    assert result["providers"][0]["in_treatment"] == 9.0
+    assert summary([], [], now=1.0)["measures"] == {"national": None, "providers": []}

@@ -1,0 +1,134 @@
+"""`ndtms measures`: the live treatment measures from the journey service (operations key)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ndtms.cli.command import CommandFailed, settings
+from ndtms.cli.journeys import journey_api
+from ndtms.clocks import clock_from, today_in_england
+from ndtms.contract.dates import iso_date
+from ndtms.databases import engine_for
+from services.journey.measures import Breakdown, period_of
+from services.journey.measuring import MeasuresIncomplete, measure_rows
+from services.journey.reports import document
+
+# The table's headers are the JSON's names, so that a figure read on screen is found in --json.
+COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
+    ("in_treatment", lambda r: r["in_treatment"]),
+    ("new_presentations", lambda r: r["new_presentations"]),
+    ("waits.count", lambda r: r["waits"]["count"]),
+    (
+        "waits.median_days",
+        lambda r: "-" if r["waits"]["median_days"] is None else f"{r['waits']['median_days']:g}",
+    ),
+    ("waits.within_21_days", lambda r: r["waits"]["within_21_days"]),
+    ("waiting_now_over_21_days", lambda r: r["waiting_now_over_21_days"]),
+    (
+        "retained_12_weeks",
+        lambda r: f"{r['retained_12_weeks']['numerator']}/{r['retained_12_weeks']['denominator']}",
+    ),
+    ("successful_completions", lambda r: r["successful_completions"]),
+    ("representations_6_months", lambda r: r["representations_6_months"]),
+    ("representations_window_open", lambda r: r["representations_window_open"]),
+    ("unplanned_exits", lambda r: r["unplanned_exits"]),
+    ("early_unplanned_exits", lambda r: r["early_unplanned_exits"]),
+)
+
+
+def fetch_measures(args: argparse.Namespace) -> dict[str, Any]:
+    params = {
+        "from": args.start,
+        "to": args.end,
+        "by": args.by,
+        "published": "true" if args.published else None,
+    }
+    return journey_api(
+        settings(), "measures", {k: v for k, v in params.items() if v is not None}, timeout=120
+    )
+
+
+def counted_in(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The measures counted directly in a journey store (one rebuilt with `--into`, say)."""
+    platform = settings()
+    today = today_in_england(clock_from(platform.clock_file))
+    try:
+        period = period_of(
+            iso_date(args.start) if args.start else None, iso_date(args.end) if args.end else None, today
+        )
+    except ValueError as exc:
+        raise CommandFailed(str(exc)) from exc
+    engine = engine_for(database_url)
+    try:
+        with Session(engine) as session:
+            rows = measure_rows(session, period, Breakdown(args.by) if args.by else None)
+    except MeasuresIncomplete as exc:
+        raise CommandFailed(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise CommandFailed(
+            f"the journey store at --database could not be read: {exc.__class__.__name__}"
+        ) from exc
+    finally:
+        engine.dispose()
+    return document(rows, period, args.published)
+
+
+def table(document: dict[str, Any], published: bool) -> list[str]:
+    """One line per row (national first), a column per measure headed by its JSON name."""
+    cells = [
+        ["national" if row["scope"] == "national" else str(row["group"]), *(str(f(row)) for _, f in COLUMNS)]
+        for row in document["rows"]
+    ]
+    head = [document["rows"][0]["scope"] if len(document["rows"]) == 1 else "group", *(n for n, _ in COLUMNS)]
+    widths = [max(len(line[i]) for line in [head, *cells]) for i in range(len(head))]
+    note = " (published: counts under 5 shown as <5, others rounded to the nearest 5)" if published else ""
+    lines = [f"Treatment measures, community settings, {document['from']} to {document['to']}{note}"]
+    for line in [head, *cells]:
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+    return lines
+
+
+def cmd_measures(args: argparse.Namespace) -> int:
+    for name in ("start", "end"):
+        value = getattr(args, name)
+        if value is not None:
+            try:
+                iso_date(value)
+            except ValueError as exc:
+                raise CommandFailed(f"--{'from' if name == 'start' else 'to'} {value}: {exc}") from exc
+    document = counted_in(args.database, args) if args.database else fetch_measures(args)
+    if args.json:
+        print(json.dumps(document))
+    else:
+        print("\n".join(table(document, args.published)))
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("measures", help="live treatment measures: in treatment, waits, retention, exits")
+    p.add_argument(
+        "--from", dest="start", metavar="YYYY-MM-DD", help="first day (default: a year before --to)"
+    )
+    p.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day (default: today)")
+    p.add_argument("--by", choices=("provider", "la"), help="also a row per provider or local authority")
+    p.add_argument(
+        "--published", action="store_true", help="NDTMS disclosure control for outputs leaving the team"
+    )
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        help="count in this journey store directly (e.g. one rebuilt with `ndtms journeys rebuild --into`)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_measures)
