@@ -31,6 +31,7 @@ bench: install
 	$(VENV)/bin/python -m benchmarks.recovery
 	$(VENV)/bin/python -m benchmarks.ingest
 	$(VENV)/bin/python -m benchmarks.matching
+	$(VENV)/bin/python -m benchmarks.measures
 
 down:
 	$(NDTMS) down

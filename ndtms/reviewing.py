@@ -276,7 +276,7 @@ class RecordIndex:
         def run() -> None:
             topic = MATCH_EPISODES_STATE.name
             try:
-                partitions = self._follower.list_topics(topic, timeout=10).topics[topic].partitions
+                partitions = self._partitions(topic)
                 self._follower.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
                 ended: set[int] = set()
                 while not self.stopping.is_set():
@@ -299,6 +299,26 @@ class RecordIndex:
     def stop(self) -> None:
         self.stopping.set()
 
+    def _partitions(self, topic: str) -> dict[int, Any]:
+        """The changelog's partitions, once the linker has made it (views wait with 503 until then)."""
+        while not self.stopping.is_set():
+            found = self._follower.list_topics(topic, timeout=10).topics.get(topic)
+            if found is not None and found.error is None and found.partitions:
+                return dict(found.partitions)
+            self.stopping.wait(2)
+        return {}
+
+    def _places(self, keys: set[str], patience: float = 5.0) -> dict[str, tuple[int, int]]:
+        """Where these records are; a candidate can be read a moment before its records (two
+        topics, two readers), so a missing one is waited for a little before it counts as gone."""
+        deadline = time.monotonic() + patience
+        while True:
+            with self._lock:
+                places = {key: self._where[key] for key in keys if key in self._where}
+            if len(places) == len(keys) or time.monotonic() > deadline:
+                return places
+            time.sleep(0.1)
+
     def _note(self, message: Message) -> None:
         key = (message.key() or b"").decode("utf-8", "replace")
         with self._lock:
@@ -308,8 +328,7 @@ class RecordIndex:
                 self._where.pop(key, None)
 
     def records(self, keys: set[str], timeout: float = 10.0) -> dict[str, HeldEpisode]:
-        with self._lock:
-            places = {key: self._where[key] for key in keys if key in self._where}
+        places = self._places(keys)
         found: dict[str, HeldEpisode] = {}
         with self._reading:
             for key, (partition, offset) in places.items():

@@ -125,11 +125,9 @@ class ErasureRow(Base):
 class MeasureEpisodeRow(Base):
     """A community episode as the treatment measures need it (`services.journey.measures`)."""
 
+    # No date indexes on the measure tables: a period selects a large share of the rows, and a
+    # scan counts them several times faster than an index walk (measured: benchmarks.measures).
     __tablename__ = "measure_episodes"
-    __table_args__ = (
-        Index("ix_measure_episodes_first_structured", "first_structured_start"),
-        Index("ix_measure_episodes_referral", "referral_date"),
-    )
 
     client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -145,7 +143,6 @@ class MeasureInterventionRow(Base):
     """A structured intervention's span: start, and its end, else the episode's discharge, else open."""
 
     __tablename__ = "measure_interventions"
-    __table_args__ = (Index("ix_measure_interventions_start", "start_date"),)
 
     client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -159,10 +156,6 @@ class MeasureJourneyRow(Base):
     """A journey as the treatment measures need it; day counts kept so SQL need not subtract dates."""
 
     __tablename__ = "measure_journeys"
-    __table_args__ = (
-        Index("ix_measure_journeys_structured_start", "structured_start"),
-        Index("ix_measure_journeys_discharge", "discharge_date"),
-    )
 
     client_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     journey_id: Mapped[str] = mapped_column(String(100), primary_key=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import string
 import subprocess
@@ -15,14 +16,22 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 
 from ndtms.clocks import clock_from, set_clock_file, today_in_england
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import resolve
+from ndtms.contract.topics import VALID, TopicSpec, resolve
 from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of, service_environment
 from ndtms.status import collect, end_offsets
 from ndtms.synthetic import Person
+from services.linker.settings import LinkerSettings
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
 
@@ -202,3 +211,22 @@ def stop_service(ndtms: Ndtms, service: str) -> None:
     pid = process_of(spec, ndtms.settings).pid()
     assert pid is not None, f"{service} is not running"
     os.kill(pid, signal.SIGKILL)
+
+
+def replay_linker_from_the_start(ndtms: Ndtms, *inputs: TopicSpec) -> None:
+    """Stop the linker, delete its local state, move its group to offset 0 of these inputs
+    (default `ndtms.episodes.valid`), and start it again."""
+    stop_service(ndtms, "linker")
+    group = LinkerSettings(**ndtms.settings.model_dump()).linker_app_id
+    shutil.rmtree(ndtms.settings.state_dir / group, ignore_errors=True)
+    admin = AdminClient(ndtms.settings.kafka_client_config())
+    start = [TopicPartition(spec.name, p, 0) for spec in inputs or (VALID,) for p in range(spec.partitions)]
+    deadline = time.monotonic() + 60
+    while True:  # the killed static member holds the group until its session times out
+        try:
+            admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, start)])[group].result()
+            break
+        except KafkaException:
+            assert time.monotonic() < deadline, "the linker's group never let its offsets be reset"
+            time.sleep(1)
+    ndtms("up")

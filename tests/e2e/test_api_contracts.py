@@ -10,18 +10,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
 from ndtms.localrun.services import SERVICES, process_of
-from tests.e2e.pipeline import Ndtms
+from ndtms.synthetic import Person, community_episode, prison_release
+from tests.e2e.pipeline import Ndtms, write_jsonl
 
 pytestmark = pytest.mark.broker
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCHEMATHESIS = str(Path(sys.executable).parent / "st")
+# A made-up man released from prison, and the community service's record of him a day out.
+RELEASED = Person("V", "J", date(1981, 7, 14), "male", "E09000020")
+AS_RECORDED = Person("V", "J", date(1981, 7, 15), "male", "E09000020")
 
 
 def schemathesis(document: str, port: int, key: str | None, examples: int = 300) -> None:
@@ -64,8 +71,22 @@ def test_ingest_api_is_what_its_document_says(ndtms: Ndtms) -> None:
     schemathesis("ingest-openapi.json", ndtms.settings.ingest_port, issued["key"])
 
 
-def test_journey_api_is_what_its_document_says(ndtms: Ndtms) -> None:
+def test_journey_api_is_what_its_document_says(ndtms: Ndtms, tmp_path: Path) -> None:
     operator = (ndtms.settings.state_dir / "operator.key").read_text().strip()
+    # The document's example candidate exists, so the review's operations reach past 404.
+    release = ndtms.today() - timedelta(days=5)
+    feed = [
+        prison_release(RELEASED, "PRISON01", "P-1001", release),
+        community_episode(
+            AS_RECORDED, "CMTY001", "EP-1001", release + timedelta(days=1), release + timedelta(days=2)
+        ),
+    ]
+    ndtms("publish", str(write_jsonl(tmp_path / "example-candidate.jsonl", feed)))
+    url = f"http://127.0.0.1:{ndtms.settings.journey_port}/v1/matches/PRISON01/P-1001/CMTY001/EP-1001"
+    deadline = time.monotonic() + 90
+    while httpx.get(url, headers={"Authorization": f"Bearer {operator}"}).status_code != 200:
+        assert time.monotonic() < deadline, "the example candidate was never proposed"
+        time.sleep(1)
     schemathesis("journey-openapi.json", ndtms.settings.journey_port, operator)
 
 

@@ -9,7 +9,6 @@ it was accepted.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import zlib
 from dataclasses import dataclass
@@ -19,25 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
-    KafkaException,
-    TopicPartition,
-)
-from confluent_kafka.admin import AdminClient
 from sqlalchemy import create_engine, text
 
 from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.topics import VALID
 from ndtms.erasing import await_receipts
 from ndtms.synthetic import Person, community_episode, prison_release
 from services.journey.settings import JourneySettings
-from services.linker.settings import LinkerSettings
 from tests.e2e.pipeline import (
     Ndtms,
     current_by_key,
     raw_records,
     records_of,
+    replay_linker_from_the_start,
     settle,
     someone,
     stop_service,
@@ -242,23 +234,6 @@ def test_an_erasure_each_way_removes_the_person_everywhere_for_good(ndtms: Ndtms
     for person in erased:
         assert_erased(ndtms, person)
     assert outcomes(ndtms, kept) == before
-
-
-def replay_linker_from_the_start(ndtms: Ndtms) -> None:
-    stop_service(ndtms, "linker")
-    group = LinkerSettings(**ndtms.settings.model_dump()).linker_app_id
-    shutil.rmtree(ndtms.settings.state_dir / group, ignore_errors=True)
-    admin = AdminClient(ndtms.settings.kafka_client_config())
-    start = [TopicPartition(VALID.name, p, 0) for p in range(VALID.partitions)]
-    deadline = time.monotonic() + 60
-    while True:  # the killed static member holds the group until its session times out
-        try:
-            admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, start)])[group].result()
-            break
-        except KafkaException:
-            assert time.monotonic() < deadline, "the linker's group never let its offsets be reset"
-            time.sleep(1)
-    ndtms("up")
 
 
 def test_an_erasure_accepted_just_before_the_stages_are_killed_is_complete_after_restart(

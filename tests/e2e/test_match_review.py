@@ -15,8 +15,17 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from ndtms.contract.topics import CONFIRMED, DECISIONS, MATCHING, VALID
 from ndtms.synthetic import Person, community_episode, prison_release
-from tests.e2e.pipeline import Ndtms, current_by_key, records_of, wait_for, write_jsonl
+from tests.e2e.pipeline import (
+    Ndtms,
+    current_by_key,
+    records_of,
+    replay_linker_from_the_start,
+    settle,
+    wait_for,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.broker
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -104,6 +113,15 @@ def test_the_review_over_http_and_on_the_operations_page(ndtms: Ndtms, tmp_path:
         again = api.post(f"{PATH}/decision", json={"decision": "rejected"})
         assert (again.status_code, again.json()["outcome"]) == (200, "already")
         assert again.json()["decided_by"] == decided.json()["decided_by"]
+
+        # Rejected for good: through a journey rebuild and a linker replay of every input from
+        # offset 0 with its local state deleted, it is never proposed again.
+        ndtms("journeys", "rebuild")
+        replay_linker_from_the_start(ndtms, VALID, MATCHING, DECISIONS, CONFIRMED)
+        settle(ndtms)
+        until("the review answers again", lambda: api.get("/v1/matches").status_code == 200)
+        assert queue(api, decided="true")[BY_API]["decision"] == "rejected"
+        assert BY_API not in queue(api) and BY_PAGE in queue(api)
     trail = [e for e in json.loads(ndtms("audit", "--json").stdout)["events"] if e["subject"] == BY_API]
     assert [e["action"] for e in trail] == ["match_viewed", "match_decided"]
     assert "1975" not in json.dumps(trail)

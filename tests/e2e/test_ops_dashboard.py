@@ -44,7 +44,10 @@ def test_dashboard_shows_services_throughput_findings_and_the_indicator(ndtms: N
                 && document.querySelectorAll('#throughput canvas').length === 1
                 && document.querySelector('#by-prison').innerText.includes('PRISON06')
                 && document.querySelector('#findings').innerText.includes('DAT002')
-                && document.querySelector('#national').innerText.includes('%')"""
+                && document.querySelector('#national').innerText.includes('%')
+                && document.querySelector('#measures-national').innerText.includes('national')
+                && document.querySelectorAll('#measures-providers tr').length > 1
+                && !document.querySelector('#measures-providers').innerText.includes('none yet')"""
             )
             if ready:
                 break

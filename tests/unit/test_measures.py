@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from ndtms.cli.measures import COLUMNS, table
 from ndtms.contract.episodes import DischargeReason, Setting
 from services.journey.disclosure import controlled, published_json, row_json
 from services.journey.journeys import EpisodeSpan, InterventionSpan
@@ -372,3 +373,19 @@ def test_the_period_asked_for(start: date | None, end: date | None, expected: Pe
 def test_periods_that_are_refused(start: date | None, end: date | None, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         period_of(start, end, TO)
+
+
+def test_the_commands_table_is_headed_by_the_json_names_and_shows_every_row() -> None:
+    rows = measures(
+        [facts_of("k", [span("E1", D, ((D + timedelta(days=4), None),), provider="P9")])],
+        PERIOD,
+        Breakdown.PROVIDER,
+    )
+    document = {"from": "2026-01-01", "to": "2026-06-30", "rows": [row_json(r) for r in rows]}
+    lines = table(document, published=False)
+    head, national, provider = lines[1].split(), lines[2].split(), lines[3].split()
+    assert head[1:] == [name for name, _ in COLUMNS]
+    assert national[0] == "national" and provider[0] == "P9"
+    assert dict(zip(head[1:], national[1:], strict=True))["waits.median_days"] == "4"
+    assert dict(zip(head[1:], provider[1:], strict=True))["retained_12_weeks"] == "1/1"
+    assert "rounded" in table({**document, "rows": [published_json(r) for r in rows]}, published=True)[0]

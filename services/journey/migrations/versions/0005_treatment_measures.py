@@ -1,6 +1,9 @@
 """Treatment measures: each community episode, structured intervention and journey as the
 measures need them (`services/journey/measures.py`), so that SQL counts them.
 
+No date indexes: a period selects a large share of these rows, and scanning them is several
+times faster than walking an index (benchmarks/measures.py).
+
 Stores made before this version hold spans without the structured interventions and the local
 authority, which cannot be recovered here: `measures_state.complete` is then false, and the
 measures refuse to answer until `ndtms journeys rebuild` has replayed `ndtms.episodes.valid`.
@@ -33,8 +36,6 @@ def upgrade() -> None:
         sa.Column("wait_days", sa.Integer(), nullable=True),
         sa.Column("discharge_date", sa.Date(), nullable=True),
     )
-    op.create_index("ix_measure_episodes_first_structured", "measure_episodes", ["first_structured_start"])
-    op.create_index("ix_measure_episodes_referral", "measure_episodes", ["referral_date"])
     op.create_table(
         "measure_interventions",
         sa.Column("client_key", sa.String(32), primary_key=True),
@@ -44,7 +45,6 @@ def upgrade() -> None:
         sa.Column("start_date", sa.Date(), nullable=False),
         sa.Column("end_date", sa.Date(), nullable=True),
     )
-    op.create_index("ix_measure_interventions_start", "measure_interventions", ["start_date"])
     op.create_table(
         "measure_journeys",
         sa.Column("client_key", sa.String(32), primary_key=True),
@@ -58,8 +58,6 @@ def upgrade() -> None:
         sa.Column("days_to_discharge", sa.Integer(), nullable=True),
         sa.Column("days_to_next", sa.Integer(), nullable=True),
     )
-    op.create_index("ix_measure_journeys_structured_start", "measure_journeys", ["structured_start"])
-    op.create_index("ix_measure_journeys_discharge", "measure_journeys", ["discharge_date"])
     state = op.create_table(
         "measures_state",
         sa.Column("id", sa.Integer(), primary_key=True),
