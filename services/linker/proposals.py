@@ -82,6 +82,7 @@ class MatchBook:
         self._people: dict[str, set[str]] = defaultdict(set)
         self._community = CommunityIndex()
         self._releases: dict[str, tuple[ReleaseFacts, HeldEpisode]] = {}
+        self._releases_of: dict[str, set[str]] = defaultdict(set)  # client key -> searched transfers
         self._release_blocks: dict[object, set[str]] = defaultdict(set)
         self._found: dict[str, list[Candidate]] = {}
         self._proposed_for: dict[str, set[str]] = defaultdict(set)  # community episode -> transfers
@@ -157,7 +158,8 @@ class MatchBook:
     def _refresh_releases(self, client_key: str) -> set[str]:
         """Recompute a person's searched releases; the transfers whose search may have changed."""
         own = [self.episodes[k] for k in sorted(self._people.get(client_key, set()))]
-        before = {t for t, (r, _) in self._releases.items() if r.client_key == client_key}
+        # By the person's index, not a scan of every release: this runs for every record.
+        before = set(self._releases_of.get(client_key, set()))
         for transfer_id in before:
             self._drop_release(transfer_id)
         by_key = {e.key: e for e in own}
@@ -176,14 +178,20 @@ class MatchBook:
                 outcome.prison_exit_date,
                 outcome.exit_destination_la,
             )
+            if transfer_id in self._releases:  # still filed under the person it moved from
+                self._drop_release(transfer_id)
             self._releases[transfer_id] = (release, prison)
+            self._releases_of[client_key].add(transfer_id)
             for block in _blocks(prison.attributors):
                 self._release_blocks[block].add(transfer_id)
-        after = {t for t, (r, _) in self._releases.items() if r.client_key == client_key}
+        after = set(self._releases_of.get(client_key, set()))
+        if not after:
+            self._releases_of.pop(client_key, None)
         return before | after
 
     def _drop_release(self, transfer_id: str) -> None:
         release, _ = self._releases.pop(transfer_id)
+        self._releases_of[release.client_key].discard(transfer_id)
         for block in _blocks(release.attributors):
             self._release_blocks[block].discard(transfer_id)
 
