@@ -125,8 +125,13 @@ class CredentialStore:
 
     def authenticate(self, key: str) -> Credential | None:
         """The active credential this key belongs to, or None."""
+        credential = self.holder_of(key)
+        return credential if credential is not None and credential.active else None
+
+    def holder_of(self, key: str) -> Credential | None:
+        """The credential this key was issued as, revoked or not; None for a key never issued."""
         wanted = digest(key)
         for credential in self._load().values():
-            if secrets.compare_digest(credential.key_digest, wanted) and credential.active:
+            if secrets.compare_digest(credential.key_digest, wanted):
                 return credential
         return None

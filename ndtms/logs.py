@@ -1,8 +1,8 @@
 """Process-wide logging: one JSON object a line, with the correlation fields operators search by.
 
 Only the fields named in CORRELATION are copied from a record's `extra`: provider, episode,
-revision and where the record came from. Attributors, client keys and credentials are never
-among them, and no log message of this project includes them.
+revision and where the record came from, and why a request was refused. Attributors, client
+keys and API keys are never among them, and no log message of this project includes them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,20 @@ from typing import Any
 
 from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING
 
-CORRELATION = ("service", "provider_id", "episode_id", "revision", "topic", "partition", "offset", "verdict")
+CORRELATION = (
+    "service",
+    "provider_id",
+    "episode_id",
+    "revision",
+    "topic",
+    "partition",
+    "offset",
+    "verdict",
+    # A refused request: why, the status answered, and the credential's id (never its key).
+    "refusal",
+    "http_status",
+    "credential_id",
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,7 +63,12 @@ def logging_config(service: str, level: str = "INFO") -> dict[str, Any]:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
         "root": {"level": level, "handlers": ["stderr"]},
         # One line per registry request would drown everything else.
-        "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
+        "loggers": {
+            "httpx": {"level": "WARNING"},
+            "httpx2": {"level": "WARNING"},
+            # librdkafka's notices (%5, %6, %7) are routine; its warnings and errors are kept.
+            "librdkafka": {"level": "WARNING"},
+        },
     }
 
 

@@ -7,15 +7,18 @@ import json
 from datetime import date
 from typing import Any
 
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import settings
-from ndtms.cli.topics import idle_timeout_argument, tail
+from ndtms.cli.dates import day
 from ndtms.contract.topics import AUDIT
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from ndtms.cli.reading import records_to_end
+
     events = [
         record["value"]
-        for record in tail(settings(), AUDIT, from_beginning=True, idle_timeout=args.idle_timeout)
+        for record in records_to_end(settings(), AUDIT)
         if record["value"] is not None and "undecodable" not in record["value"]
     ]
     if args.since is not None:
@@ -33,8 +36,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("audit", help="the audit trail: keys issued and revoked, people viewed; who and when")
-    p.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="only from this day (UTC)")
+    p = command(sub, "audit")
+    p.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="only from this day (UTC)")
     p.add_argument("--json", action="store_true")
-    idle_timeout_argument(p, "the audit topic")
     p.set_defaults(func=cmd_audit)

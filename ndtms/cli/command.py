@@ -1,13 +1,19 @@
-"""What every `ndtms` command shares: the one-line failure and the settings it runs with."""
+"""What every `ndtms` command shares: the one-line failure and the settings it runs with.
+
+Imports of the platform are made when a command asks for them, not when the command line is
+read, so that `--help` and short commands start quickly.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from ndtms.audit import AuditTrail
-from ndtms.contract.settings import PlatformSettings
+if TYPE_CHECKING:
+    from ndtms.audit import AuditTrail
+    from ndtms.contract.settings import PlatformSettings
 
 
 class CommandFailed(Exception):
@@ -15,6 +21,8 @@ class CommandFailed(Exception):
 
 
 def settings() -> PlatformSettings:
+    from ndtms.contract.settings import PlatformSettings
+
     return PlatformSettings()
 
 
@@ -24,4 +32,6 @@ def operator_name() -> str:
 
 
 def audit_trail(platform: PlatformSettings) -> AuditTrail:
+    from ndtms.audit import AuditTrail
+
     return AuditTrail(platform, lambda: datetime.now(UTC))

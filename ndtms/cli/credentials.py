@@ -7,13 +7,14 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ndtms.access import Credential, CredentialStore, UnknownCredential
-from ndtms.audit import AuditUnavailable
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
-from ndtms.contract.audit import AuditAction
-from ndtms.contract.settings import PlatformSettings
+
+if TYPE_CHECKING:
+    from ndtms.contract.settings import PlatformSettings
 
 LOCAL_OPERATOR = "local-operator"
 
@@ -57,6 +58,9 @@ def describe(credential: Credential) -> str:
 
 def audited_issue(platform: PlatformSettings, store: CredentialStore, credential: Credential) -> None:
     """A key counts only once its issue is on the audit trail; otherwise it is revoked at once."""
+    from ndtms.audit import AuditUnavailable
+    from ndtms.contract.audit import AuditAction
+
     trail = audit_trail(platform)
     try:
         trail(operator_name(), AuditAction.CREDENTIAL_ISSUED, credential.id, describe(credential))
@@ -92,6 +96,9 @@ def cmd_credentials(args: argparse.Namespace) -> int:
         except UnknownCredential as exc:
             raise CommandFailed(f"no credential {args.id}; see `ndtms credentials list`") from exc
         print(f"Revoked credential {revoked.id} ({revoked.name}); services refuse it from now on.")
+        from ndtms.audit import AuditUnavailable
+        from ndtms.contract.audit import AuditAction
+
         # Revoking is never held up by the trail: a leaked key must stop working whatever else fails.
         trail = audit_trail(platform)
         try:
@@ -115,7 +122,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("credentials", help="issue, list and revoke API keys for vendors and operators")
+    p = command(sub, "credentials")
     actions = p.add_subparsers(dest="action", required=True)
     issue = actions.add_parser("issue", help="a new key, shown once")
     issue.add_argument("--name", required=True, help="who it is for, e.g. the vendor system")

@@ -11,24 +11,25 @@ import argparse
 import json
 import re
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ndtms.access import Credential, CredentialStore
-from ndtms.audit import AuditUnavailable
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 from ndtms.cli.credentials import operator_key
-from ndtms.clocks import clock_from
-from ndtms.contract.episodes import Sex
-from ndtms.contract.erasures import ErasureOrigin, ErasureTally
-from ndtms.contract.pseudonyms import CLIENT_KEY_PATTERN
-from ndtms.contract.settings import PlatformSettings
-from ndtms.erasing import ErasureLedger, ErasureNotRecorded, audit_end, await_receipts
+
+if TYPE_CHECKING:
+    from ndtms.contract.episodes import Sex
+    from ndtms.contract.erasures import ErasureTally
+    from ndtms.contract.settings import PlatformSettings
 
 ATTRIBUTORS_FORM = "FIRST|SECOND|YYYY-MM-DD|SEX (sex: male, female, other or not_known)"
 
 
 def parse_attributors(text: str) -> tuple[str, str, date, Sex]:
     """Initials, date of birth and sex from `F|S|YYYY-MM-DD|sex`; the error never repeats them."""
+    from ndtms.contract.episodes import Sex
+
     parts = [part.strip() for part in text.split("|")]
     if len(parts) != 4:
         raise CommandFailed(f"--attributors needs four parts separated by '|': {ATTRIBUTORS_FORM}")
@@ -57,6 +58,12 @@ def operations_credential(platform: PlatformSettings) -> Credential:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
+    from ndtms.audit import AuditUnavailable
+    from ndtms.clocks import clock_from
+    from ndtms.contract.erasures import ErasureOrigin
+    from ndtms.contract.pseudonyms import CLIENT_KEY_PATTERN
+    from ndtms.erasing import ErasureLedger, ErasureNotRecorded, audit_end, await_receipts
+
     platform = settings()
     credential = operations_credential(platform)
     operator = operator_name()
@@ -119,7 +126,7 @@ def report(tally: ErasureTally) -> list[str]:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("erase", help="erase a person everywhere, for good (operations key)")
+    p = command(sub, "erase")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument(
         "--attributors", metavar="F|S|YYYY-MM-DD|SEX", help="the person's initials, birth date and sex"

@@ -11,29 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ndtms.audit import AuditUnavailable
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 from ndtms.cli.erasures import operations_credential
-from ndtms.clocks import clock_from, today_in_england
-from ndtms.contract.audit import AuditAction
-from ndtms.contract.candidates import Band, LinkCandidate, MatchVerdict
-from ndtms.contract.settings import PlatformSettings
-from ndtms.reviewing import (
-    CandidateQueue,
-    CandidateSuperseded,
-    Compared,
-    DecisionDesk,
-    DecisionNotRecorded,
-    DecisionOutcome,
-    RecordsGone,
-    attributors_of,
-    held_episodes,
-    side_by_side,
-    the_two_records,
-    waiting,
-)
+
+if TYPE_CHECKING:
+    from ndtms.contract.candidates import LinkCandidate
+    from ndtms.contract.settings import PlatformSettings
+    from ndtms.reviewing import CandidateQueue, Compared
 
 LABELS = {
     "initials": "initials",
@@ -44,6 +31,8 @@ LABELS = {
 
 
 def queue(platform: PlatformSettings) -> CandidateQueue:
+    from ndtms.reviewing import CandidateQueue
+
     candidates = CandidateQueue(platform)
     try:
         candidates.catch_up()
@@ -55,6 +44,10 @@ def queue(platform: PlatformSettings) -> CandidateQueue:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from ndtms.clocks import clock_from, today_in_england
+    from ndtms.contract.candidates import Band
+    from ndtms.reviewing import waiting
+
     platform = settings()
     operations_credential(platform)
     today = today_in_england(clock_from(platform.clock_file))
@@ -103,6 +96,10 @@ def printed(candidate: LinkCandidate, prison: str, community: str, lines: list[C
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from ndtms.audit import AuditUnavailable
+    from ndtms.contract.audit import AuditAction
+    from ndtms.reviewing import RecordsGone, attributors_of, held_episodes, side_by_side, the_two_records
+
     platform = settings()
     credential = operations_credential(platform)
     candidate = queue(platform).get(args.key)
@@ -134,6 +131,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
+    from ndtms.audit import AuditUnavailable
+    from ndtms.clocks import clock_from
+    from ndtms.contract.candidates import MatchVerdict
+    from ndtms.reviewing import CandidateSuperseded, DecisionDesk, DecisionNotRecorded, DecisionOutcome
+
     platform = settings()
     credential = operations_credential(platform)
     verdict = MatchVerdict(args.decision)
@@ -164,7 +166,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("matches", help="the probable-match review queue (operations key)")
+    p = command(sub, "matches")
     actions = p.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="candidates waiting for a decision, oldest window first")
     listing.add_argument("--band", choices=("likely", "possible"))

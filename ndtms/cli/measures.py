@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, settings
+from ndtms.cli.dates import day
 from ndtms.cli.journeys import journey_api
-from ndtms.clocks import clock_from, today_in_england
-from ndtms.contract.dates import iso_date
-from ndtms.databases import engine_for
-from services.journey.measures import Breakdown, period_of
-from services.journey.measuring import MeasuresIncomplete, measure_rows
-from services.journey.reports import document
+from ndtms.cli.tables import WIDTH, render
 
 # The table's headers are the JSON's names, so that a figure read on screen is found in --json.
 COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
@@ -44,8 +39,8 @@ COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
 
 def fetch_measures(args: argparse.Namespace) -> dict[str, Any]:
     params = {
-        "from": args.start,
-        "to": args.end,
+        "from": args.start.isoformat() if args.start else None,
+        "to": args.end.isoformat() if args.end else None,
         "by": args.by,
         "published": "true" if args.published else None,
     }
@@ -56,12 +51,19 @@ def fetch_measures(args: argparse.Namespace) -> dict[str, Any]:
 
 def counted_in(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     """The measures counted directly in a journey store (one rebuilt with `--into`, say)."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
+    from ndtms.clocks import clock_from, today_in_england
+    from ndtms.databases import engine_for
+    from services.journey.measures import Breakdown, period_of
+    from services.journey.measuring import MeasuresIncomplete, measure_rows
+    from services.journey.reports import document
+
     platform = settings()
     today = today_in_england(clock_from(platform.clock_file))
     try:
-        period = period_of(
-            iso_date(args.start) if args.start else None, iso_date(args.end) if args.end else None, today
-        )
+        period = period_of(args.start, args.end, today)
     except ValueError as exc:
         raise CommandFailed(str(exc)) from exc
     engine = engine_for(database_url)
@@ -79,48 +81,33 @@ def counted_in(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     return document(rows, period, args.published)
 
 
-def table(document: dict[str, Any], published: bool) -> list[str]:
+def table(document: dict[str, Any], published: bool, wide: bool = False) -> list[str]:
     """One line per row (national first), a column per measure headed by its JSON name."""
     cells = [
         ["national" if row["scope"] == "national" else str(row["group"]), *(str(f(row)) for _, f in COLUMNS)]
         for row in document["rows"]
     ]
     head = [document["rows"][0]["scope"] if len(document["rows"]) == 1 else "group", *(n for n, _ in COLUMNS)]
-    widths = [max(len(line[i]) for line in [head, *cells]) for i in range(len(head))]
     note = " (published: counts under 5 shown as <5, others rounded to the nearest 5)" if published else ""
-    lines = [f"Treatment measures, community settings, {document['from']} to {document['to']}{note}"]
-    for line in [head, *cells]:
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
-    return lines
+    title = f"Treatment measures, community settings, {document['from']} to {document['to']}{note}"
+    return [*([title] if wide else textwrap.wrap(title, WIDTH)), *render(head, cells, wide)]
 
 
 def cmd_measures(args: argparse.Namespace) -> int:
-    for name in ("start", "end"):
-        value = getattr(args, name)
-        if value is not None:
-            try:
-                iso_date(value)
-            except ValueError as exc:
-                raise CommandFailed(f"--{'from' if name == 'start' else 'to'} {value}: {exc}") from exc
     document = counted_in(args.database, args) if args.database else fetch_measures(args)
     if args.json:
         print(json.dumps(document))
     else:
-        print("\n".join(table(document, args.published)))
+        print("\n".join(table(document, args.published, args.wide)))
     return 0
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("measures", help="live treatment measures: in treatment, waits, retention, exits")
+    p = command(sub, "measures")
     p.add_argument(
-        "--from", dest="start", metavar="YYYY-MM-DD", help="first day (default: a year before --to)"
+        "--from", dest="start", type=day, metavar="YYYY-MM-DD", help="first day (default: a year before --to)"
     )
-    p.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day (default: today)")
+    p.add_argument("--to", dest="end", type=day, metavar="YYYY-MM-DD", help="last day (default: today)")
     p.add_argument("--by", choices=("provider", "la"), help="also a row per provider or local authority")
     p.add_argument(
         "--published", action="store_true", help="NDTMS disclosure control for outputs leaving the team"
@@ -131,4 +118,5 @@ def register(sub: Any) -> None:
         help="count in this journey store directly (e.g. one rebuilt with `ndtms journeys rebuild --into`)",
     )
     p.add_argument("--json", action="store_true")
+    p.add_argument("--wide", action="store_true", help="every column on one line, however wide")
     p.set_defaults(func=cmd_measures)

@@ -7,54 +7,76 @@ import json
 import sys
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, settings
-from ndtms.cli.credentials import ensure_local_operator
-from ndtms.cli.publishing import publish_file
-from ndtms.cli.topics import tail
-from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING, PlatformSettings
 from ndtms.contract.topics import CATALOGUE, WITH_ATTRIBUTORS, resolve
-from ndtms.contract.transcoding import registry_client, transcoder_for
-from ndtms.localrun.artifacts import fetch_kafka, fetch_registry
-from ndtms.localrun.kafka import LocalKafka
-from ndtms.localrun.registry import LocalRegistry
-from ndtms.localrun.services import start_all, stop_all
-from ndtms.localrun.topics import ClusterUnreachable, ensure_topics
-from ndtms.synthetic import demo_feed
+
+if TYPE_CHECKING:
+    from ndtms.contract.settings import PlatformSettings
+    from ndtms.localrun.kafka import LocalKafka
+    from ndtms.localrun.registry import LocalRegistry
+
+
+def started(server: LocalKafka | LocalRegistry, name: str, running: bool | None = None) -> str:
+    """Start a local server unless it runs already, and say which, with where it answers.
+    `running`: whether it ran before the caller launched it."""
+    if running is None:
+        running = server.process.pid() is not None
+    where = server.start()
+    done = f"the local {name} is already running" if running else f"started the local {name}"
+    return f"{done}, ready at {where}"
 
 
 def cmd_fetch(_args: argparse.Namespace) -> int:
+    from ndtms.localrun.artifacts import fetch_kafka, fetch_registry
+
     print(f"Kafka libraries: {fetch_kafka()}")
     print(f"Schema registry: {fetch_registry()}")
     return 0
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
+    from ndtms.localrun.kafka import LocalKafka
+
     kafka = LocalKafka(settings())
     if args.action == "start":
-        print(f"Kafka (KRaft) ready at {kafka.start()}; log: {kafka.process.log_file}")
+        print(f"Kafka (KRaft): {started(kafka, 'broker')}; log: {kafka.process.log_file}")
     else:
         print("Kafka stopped" if kafka.stop() else "Kafka was not running")
     return 0
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
+    from ndtms.localrun.registry import LocalRegistry
+
     registry = LocalRegistry(settings())
     if args.action == "start":
-        print(f"Schema registry ready at {registry.start()}; log: {registry.process.log_file}")
+        print(f"Schema registry: {started(registry, 'registry')}; log: {registry.process.log_file}")
     else:
         print("Schema registry stopped" if registry.stop() else "Schema registry was not running")
     return 0
 
 
-def bring_up(platform: PlatformSettings) -> None:
+def bring_up(platform: PlatformSettings, warn: bool = True) -> None:
+    """`warn=False` leaves the development-key warning to the caller, to say it once, last."""
+    from ndtms.cli.credentials import ensure_local_operator
+    from ndtms.localrun.kafka import LocalKafka
+    from ndtms.localrun.registry import LocalRegistry
+    from ndtms.localrun.services import start_all
+    from ndtms.localrun.topics import ensure_topics
+
+    registry = LocalRegistry(platform) if platform.uses_local_registry else None
+    registry_ran = registry is not None and registry.process.pid() is not None
+    if registry is not None:
+        registry.launch()  # comes up while the broker does: it needs none
     if platform.uses_local_kafka:
-        print(f"Kafka: starting the local broker at {LocalKafka(platform).start()}")
+        print(f"Kafka: {started(LocalKafka(platform), 'broker')}")
     else:
         print(f"Kafka: using {platform.bootstrap_servers}")
-    if platform.uses_local_registry:
-        print(f"Schema registry: starting the local registry at {LocalRegistry(platform).start()}")
+    if registry is not None:
+        print(f"Schema registry: {started(registry, 'registry', registry_ran)}")
     else:
         print(f"Schema registry: using {platform.registry_url}")
     created = ensure_topics(platform.kafka_client_config(), raw_retention_days=platform.raw_retention_days)
@@ -65,7 +87,8 @@ def bring_up(platform: PlatformSettings) -> None:
     print(f"Operator key for this machine's ndtms commands: {key_file}")
     start_all(platform)
     print("Services: ingest, validator, journey and linker are running and healthy")
-    warn_if_development_key(platform)
+    if warn:
+        warn_if_development_key(platform)
 
 
 def retention_line(platform: PlatformSettings) -> str:
@@ -75,11 +98,15 @@ def retention_line(platform: PlatformSettings) -> str:
 
 
 def warn_if_development_key(platform: PlatformSettings) -> None:
+    from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING
+
     if platform.uses_development_key:
         print(f"WARNING: {DEVELOPMENT_KEY_WARNING}", file=sys.stderr)
 
 
 def register_schemas(platform: PlatformSettings) -> None:
+    from ndtms.contract.transcoding import registry_client, transcoder_for
+
     registry = registry_client(platform.registry_url)
     for spec in CATALOGUE:
         if spec.value_schema is not None:
@@ -88,6 +115,8 @@ def register_schemas(platform: PlatformSettings) -> None:
 
 def cmd_init(_args: argparse.Namespace) -> int:
     """Topics and schemas on a configured cluster and registry, nothing else (deployments run it once)."""
+    from ndtms.localrun.topics import ClusterUnreachable, ensure_topics
+
     platform = settings()
     try:
         created = ensure_topics(
@@ -109,6 +138,10 @@ def cmd_up(_args: argparse.Namespace) -> int:
 
 
 def cmd_down(_args: argparse.Namespace) -> int:
+    from ndtms.localrun.kafka import LocalKafka
+    from ndtms.localrun.registry import LocalRegistry
+    from ndtms.localrun.services import stop_all
+
     platform = settings()
     stopped = stop_all(platform)
     print(f"Services stopped: {', '.join(stopped) or 'none were running'}")
@@ -120,8 +153,12 @@ def cmd_down(_args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ndtms.cli.publishing import publish_file
+    from ndtms.cli.reading import tail
+    from ndtms.synthetic import demo_feed
+
     platform = settings()
-    bring_up(platform)
+    bring_up(platform, warn=False)
     today = datetime.now(UTC).date()
     feed = demo_feed(today, people=args.people)
     path = platform.state_dir / "demo-feed.jsonl"
@@ -154,23 +191,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    sub.add_parser("fetch", help="fetch Kafka and the schema registry from Maven Central").set_defaults(
-        func=cmd_fetch
-    )
+    command(sub, "fetch").set_defaults(func=cmd_fetch)
     for name, func in (("kafka", cmd_kafka), ("registry", cmd_registry)):
-        p = sub.add_parser(name, help=f"start or stop the local {name}")
+        p = command(sub, name)
         p.add_argument("action", choices=("start", "stop"))
         p.set_defaults(func=func)
-    sub.add_parser("up", help="start broker, registry, topics and the four services").set_defaults(
-        func=cmd_up
-    )
-    sub.add_parser(
-        "init", help="create the topics and register the schemas on the configured cluster and registry"
-    ).set_defaults(func=cmd_init)
-    sub.add_parser("down", help="stop the services (and the local broker and registry)").set_defaults(
-        func=cmd_down
-    )
-    p = sub.add_parser("demo", help="bring everything up and run a synthetic feed through it")
+    command(sub, "up").set_defaults(func=cmd_up)
+    command(sub, "init").set_defaults(func=cmd_init)
+    command(sub, "down").set_defaults(func=cmd_down)
+    p = command(sub, "demo")
     p.add_argument("--people", type=int, default=12)
     p.add_argument(
         "--wait", type=float, default=15.0, help="seconds without new links before the demo stops reading"

@@ -8,24 +8,14 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import Producer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import RAW
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
-from ndtms.erasing import ErasureLedger
-from services.ingest.extract_runs import publish_extract
-from services.ingest.extracts import BadExtract
-from services.ingest.ledger import ExtractLedger
-from services.ingest.objections import extract_objector
-from services.ingest.parsing import parse_jsonl, reject_duplicates
-from services.ingest.publishing import RawTopicWriter
-from services.ingest.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from ndtms.contract.episodes import EpisodeUpdate
+    from ndtms.contract.settings import PlatformSettings
 
 
 def problem_line(where: str, problem: dict[str, str]) -> str:
@@ -38,6 +28,14 @@ def problem_line(where: str, problem: dict[str, str]) -> str:
 
 def publish_file(platform: PlatformSettings, path: Path) -> dict[str, Any]:
     """Shape-check every line, publish the good ones, and summarise."""
+    from confluent_kafka import Producer
+
+    from ndtms.contract.episodes import EpisodeUpdate
+    from ndtms.contract.topics import RAW
+    from ndtms.contract.transcoding import AvroTranscoder, registry_client
+    from services.ingest.parsing import parse_jsonl, reject_duplicates
+    from services.ingest.publishing import RawTopicWriter
+
     if not path.exists():
         raise CommandFailed(f"{path}: no such file")
     if path.suffix.lower() != ".jsonl":
@@ -78,6 +76,20 @@ def publish_file(platform: PlatformSettings, path: Path) -> dict[str, Any]:
 
 def publish_csv(platform: PlatformSettings, path: Path, provider: str, show_progress: bool) -> dict[str, Any]:
     """Publish a provider's CSV extract: revisions from content, unchanged rows skipped."""
+    from confluent_kafka import Producer
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from ndtms.contract.episodes import EpisodeUpdate
+    from ndtms.contract.topics import RAW
+    from ndtms.contract.transcoding import AvroTranscoder, registry_client
+    from ndtms.erasing import ErasureLedger
+    from services.ingest.extract_runs import publish_extract
+    from services.ingest.extracts import BadExtract
+    from services.ingest.ledger import ExtractLedger
+    from services.ingest.objections import extract_objector
+    from services.ingest.publishing import RawTopicWriter
+    from services.ingest.settings import IngestSettings
+
     if not path.exists():
         raise CommandFailed(f"{path}: no such file")
     ingest = IngestSettings(**platform.model_dump())
@@ -163,7 +175,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("publish", help="publish episode updates from a .jsonl file or a .csv extract")
+    p = command(sub, "publish")
     p.add_argument("file")
     p.add_argument("--provider", help="for a .csv extract: the provider code (AGNCY) it is a snapshot of")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary")

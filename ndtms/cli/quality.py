@@ -5,31 +5,36 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import settings
-from ndtms.cli.topics import idle_timeout_argument, tail
-from ndtms.contract.findings import ValidationReport
 from ndtms.contract.topics import ERRORS
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
-from services.validator.catalogue_doc import descriptions
-from services.validator.catalogue_doc import render as render_rules
-from services.validator.quality import ProviderSummary, open_findings, surviving
+
+if TYPE_CHECKING:
+    from services.validator.quality import ProviderSummary
 
 SHOWN_PER_RULE = 10  # findings listed under each rule; --all lists every one
 
 
 def cmd_rules(_args: argparse.Namespace) -> int:
-    print(render_rules(), end="")
+    from services.validator.catalogue_doc import render
+
+    print(render(), end="")
     return 0
 
 
 def cmd_dq(args: argparse.Namespace) -> int:
+    from ndtms.cli.reading import records_to_end
+    from ndtms.contract.findings import ValidationReport
+    from ndtms.contract.transcoding import AvroTranscoder, registry_client
+    from services.validator.quality import open_findings, surviving
+
     platform = settings()
     codec = AvroTranscoder(registry_client(platform.registry_url), ERRORS, ValidationReport)
     records = [
         (str(record["key"]), None if record["value"] is None else codec.model.model_validate(record["value"]))
-        for record in tail(platform, ERRORS, from_beginning=True, idle_timeout=args.idle_timeout)
+        for record in records_to_end(platform, ERRORS)
         if record["value"] is None or "undecodable" not in record["value"]
     ]
     summaries = open_findings(surviving(records), args.provider)
@@ -41,11 +46,25 @@ def cmd_dq(args: argparse.Namespace) -> int:
         return 0
     for summary in summaries:
         print_provider(summary, None if args.all else SHOWN_PER_RULE)
-    print("Each finding is open until a corrected revision of its episode is accepted.")
+    print(closing_line({rule.rule for summary in summaries for rule in summary.rules}))
     return 0
 
 
+def closing_line(rules: set[str]) -> str:
+    """How findings close: a correction closes most, never an erased client's."""
+    from services.validator.acceptance import ERASED_RULE
+
+    if rules == {ERASED_RULE}:
+        return f"{ERASED_RULE}: the client was erased at their objection; do not send their episodes again."
+    line = "Each finding is open until a corrected revision of its episode is accepted"
+    if ERASED_RULE in rules:
+        return f"{line}, except {ERASED_RULE}: the client was erased; do not send their episodes again."
+    return f"{line}."
+
+
 def print_provider(summary: ProviderSummary, shown: int | None) -> None:
+    from services.validator.catalogue_doc import descriptions
+
     explained = descriptions()
     print(f"{summary.provider_id}: {summary.errors} error(s), {summary.warnings} warning(s) open")
     for rule in summary.rules:
@@ -60,12 +79,9 @@ def print_provider(summary: ProviderSummary, shown: int | None) -> None:
 
 
 def register(sub: Any) -> None:
-    sub.add_parser("rules", help="print the validation rule catalogue (Markdown)").set_defaults(
-        func=cmd_rules
-    )
-    p = sub.add_parser("dq", help="open validation findings per provider and rule, with what to fix")
+    command(sub, "rules").set_defaults(func=cmd_rules)
+    p = command(sub, "dq")
     p.add_argument("--provider", help="only this provider")
     p.add_argument("--all", action="store_true", help=f"every finding, not the first {SHOWN_PER_RULE} a rule")
     p.add_argument("--json", action="store_true")
-    idle_timeout_argument(p, "the errors topic")
     p.set_defaults(func=cmd_dq)

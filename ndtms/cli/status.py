@@ -7,20 +7,23 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-
+from ndtms.cli.catalogue import command
 from ndtms.cli.command import settings
-from ndtms.status import collect
-from ndtms.status_view import Trend, services_view, silent_providers, topic_rates
+
+if TYPE_CHECKING:
+    from rich.console import Group
 
 RATE_SECONDS = 1.0  # rates need two readings: this far apart when asked once
 
 
 def status_tables(previous: dict[str, Any] | None, current: dict[str, Any], silent_hours: float) -> Group:
+    from rich.console import Group
+    from rich.table import Table
+
+    from ndtms.status_view import Trend, services_view, silent_providers, topic_rates
+
     seconds = current["at"] - previous["at"] if previous else 0.0
     services = Table(title="services", title_justify="left")
     for column in ("service", "up", "health", "lag", "trend", "consumed/s", "latency", "stalled"):
@@ -38,8 +41,15 @@ def status_tables(previous: dict[str, Any] | None, current: dict[str, Any], sile
             f"{view.latency * 1000:,.0f} ms" if view.latency is not None else "-",
             "[bold red]STALLED[/]" if view.stalled else "",
         )
-    topics = Table(title="topics", title_justify="left")
-    for column in ("topic", "records", "records/s"):
+    topics = Table(
+        title="topics",
+        title_justify="left",
+        caption="end offset: the next offset of each partition, added up. Every transaction also writes "
+        "a commit marker, which takes an offset, so a topic written in transactions (all but raw) shows "
+        "more than the records on it; `ndtms tail TOPIC --from-beginning` counts records.",
+        caption_justify="left",
+    )
+    for column in ("topic", "end offset", "offsets/s"):
         topics.add_column(column, justify="left" if column == "topic" else "right")
     rates = topic_rates(previous, current, seconds)
     for name, topic in current["topics"].items():
@@ -57,6 +67,12 @@ def status_tables(previous: dict[str, Any] | None, current: dict[str, Any], sile
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
+    from ndtms.status import collect
+    from ndtms.status_view import silent_providers
+
     platform = settings()
     silent_hours = platform.silent_provider_hours
     report = collect(platform)
@@ -88,7 +104,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("status", help="services up, lag and its trend, throughput, silent providers")
+    p = command(sub, "status")
     p.add_argument("--watch", action="store_true", help="refresh every --interval until Ctrl-C")
     p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS")
     p.add_argument("--json", action="store_true", help="one reading as JSON (no rates)")

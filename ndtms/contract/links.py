@@ -39,4 +39,5 @@ class TransferLink(BaseModel):
     structured_start_date: date | None = None
     days_to_engagement: int | None = None
     matched_on: MatchedOn = MatchedOn.CLIENT_KEY
+    window_triage_date: date | None = None
     decided_at: datetime

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,8 @@ DEVELOPMENT_KEY_WARNING = (
     "NDTMS_PSEUDONYM_KEY is not set: client keys are made with the PUBLIC development key. "
     "Never run real data like this."
 )
+ClientConfig = dict[str, Any]
+KAFKA_LOG = logging.getLogger("librdkafka")
 LOCAL_KAFKA_PORT = 19092
 LOCAL_REGISTRY_PORT = 18081
 
@@ -111,9 +114,14 @@ class PlatformSettings(BaseSettings):
     def pseudonym_secret(self) -> bytes:
         return self.pseudonym_key.get_secret_value().encode("utf-8")
 
-    def kafka_client_config(self) -> dict[str, str | int | float | bool]:
+    def kafka_client_config(self) -> ClientConfig:
         """The librdkafka settings every confluent-kafka client of the platform starts from."""
-        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap_servers}
+        config: ClientConfig = {
+            "bootstrap.servers": self.bootstrap_servers,
+            # librdkafka's own lines go through `logging` (the services' JSON lines, the CLI's
+            # quiet stderr), never straight onto a person's terminal.
+            "logger": KAFKA_LOG,
+        }
         if self.kafka_security_protocol != "PLAINTEXT":
             config["security.protocol"] = self.kafka_security_protocol
         if self.uses_sasl and self.kafka_sasl_username and self.kafka_sasl_password:
@@ -124,7 +132,7 @@ class PlatformSettings(BaseSettings):
             config["ssl.ca.location"] = str(self.kafka_ssl_ca_location)
         return config
 
-    def producer_config(self) -> dict[str, str | int | float | bool]:
+    def producer_config(self) -> ClientConfig:
         # murmur2 is the Java client's partitioner: a key lands on the same
         # partition whichever service writes it.
         return {

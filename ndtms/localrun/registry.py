@@ -29,6 +29,13 @@ class LocalRegistry:
         return f"http://127.0.0.1:{self.settings.local_registry_port}/apis/ccompat/v7"
 
     def start(self, timeout: float = 120.0) -> str:
+        self.launch()
+        self.wait_ready(timeout)
+        return self.url
+
+    def launch(self) -> None:
+        """Start the process unless it runs, without waiting: it needs no broker, so `ndtms up`
+        starts it first and lets it come up while the broker does."""
         if self.process.pid() is None:
             jar = fetch_registry()
             self.home.mkdir(parents=True, exist_ok=True)
@@ -49,8 +56,6 @@ class LocalRegistry:
                 ],
                 cwd=self.home,
             )
-        self.wait_ready(timeout)
-        return self.url
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -15,6 +15,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from ndtms.contract.settings import ClientConfig
 from ndtms.contract.topics import (
     CATALOGUE,
     DEFAULT_RAW_RETENTION_DAYS,
@@ -29,7 +30,7 @@ class ClusterUnreachable(RuntimeError):
 
 
 def ensure_topics(
-    client_config: dict[str, str | int | float | bool],
+    client_config: ClientConfig,
     replication_factor: int = 1,
     raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS,
 ) -> list[str]:

@@ -99,9 +99,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def http_refusal(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).description
+        allowed = (exc.headers or {}).get("Allow")
+        if exc.status_code == 405 and allowed:
+            detail = f"{request.method} is not allowed on {request.url.path}; it answers {allowed}"
         return problem(
             exc.status_code,
-            str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).description,
+            detail,
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
         )

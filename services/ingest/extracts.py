@@ -172,6 +172,12 @@ def read_header(line: bytes) -> list[str]:
     header = [column.strip().upper() for column in next(csv.reader([text]), [])]
     if not any(header):
         raise BadExtract("the file is empty: the first row must be the header (AGNCY,EPISODID,...)")
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        if len(header) == 1 and separator in header[0]:
+            raise BadExtract(
+                f"header row: the columns are separated by {name}; the separator must be a comma "
+                "(in a spreadsheet, save as CSV, comma delimited)"
+            )
     unknown = [c for c in header if c not in COLUMNS]
     missing = [c for c in REQUIRED if c not in header]
     duplicated = sorted({c for c in header if header.count(c) > 1})

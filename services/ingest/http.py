@@ -21,7 +21,7 @@ from ndtms.contract.erasures import Objection
 from ndtms.contract.topics import RAW
 from ndtms.erasing import ErasureLedger, ErasureNotRecorded
 from ndtms.metrics import PRODUCED
-from ndtms.web.access import UNAUTHORISED, authenticated
+from ndtms.web.access import UNAUTHORISED, authenticated, record_refusal
 from ndtms.web.pages import HEALTH_RESPONSES, METRICS_RESPONSES, Health
 from ndtms.web.problems import (
     FieldProblem,
@@ -236,6 +236,7 @@ def create_app(
             }
         )
         if forbidden:
+            record_refusal(request, 403, "provider", credential.id)
             return problem(
                 403,
                 f"credential {credential.id} may not publish for provider(s) {', '.join(forbidden)}; "
@@ -272,6 +273,7 @@ def create_app(
             **UNAUTHORISED,
             **problem_responses(
                 s413="the file is over the size limit",
+                s415="the file was sent as a form upload (multipart) instead of the raw CSV body",
                 s422="the file cannot be read as an extract (no header, unknown or missing columns, "
                 "not UTF-8), or `provider` is missing",
             ),
@@ -302,9 +304,18 @@ def create_app(
     ) -> JSONResponse:
         """A provider's NDTMS-style CSV extract (full snapshot); revisions derived from content."""
         if not credential.may_publish_for(provider):
+            record_refusal(request, 403, "provider", credential.id)
             return problem(
                 403,
                 f"credential {credential.id} may not publish for provider {provider}",
+                instance=request.url.path,
+            )
+        sent_as = request.headers.get("content-type", "")
+        if sent_as.lower().startswith("multipart/"):
+            return problem(
+                415,
+                "the extract was sent as a form upload (multipart); send the file itself as the body: "
+                "curl --data-binary @extract.csv -H 'Content-Type: text/csv' ...",
                 instance=request.url.path,
             )
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed below
@@ -363,6 +374,7 @@ def create_app(
         """The client objects to NDTMS keeping their records: every episode of theirs, at every
         provider, is erased, and later updates for them are refused. Name them by attributors."""
         if not credential.may_publish_for(objection.provider_id):
+            record_refusal(request, 403, "provider", credential.id)
             return problem(
                 403,
                 f"credential {credential.id} may not act for provider {objection.provider_id}",

@@ -117,11 +117,16 @@ class _InvalidJson:
     message: str
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def parse_jsonl(lines: Iterable[bytes]) -> Iterator[Parsed]:
     """Every non-blank line of a JSONL file, numbered from 1."""
     for number, line in enumerate(lines, start=1):
-        if line.strip():
-            yield parse_line(number, line.rstrip(b"\r\n"))
+        # Files saved on Windows often start with a byte order mark; it is not part of the data.
+        data = line.removeprefix(UTF8_BOM) if number == 1 else line
+        if data.strip():
+            yield parse_line(number, data.rstrip(b"\r\n"))
 
 
 def reject_duplicates(parsed: Iterable[Parsed], unit: str = "line") -> Iterator[Parsed]:

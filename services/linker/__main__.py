@@ -19,7 +19,7 @@ def serve_indicator(settings: LinkerSettings, clock: Clock, stop: threading.Even
     """Keep a national view of ndtms.links in a thread and serve the indicator gauges from it."""
     view = LinkView(settings)
     view.open()
-    REGISTRY.register(IndicatorCollector(view.snapshot, clock))
+    REGISTRY.register(IndicatorCollector(view.snapshot, clock, settings.linker_grace_days))
     threading.Thread(target=view.follow, args=(stop,), name="link-view", daemon=True).start()
 
 

@@ -9,6 +9,11 @@ so far (`engaged_window_open`, `triaged_window_open`: not yet in the denominator
 does not swing up early in every window), and `pending` (no community contact yet).
 `engaged_by_confirmed_match` counts the engaged ones tied by a probable match a person confirmed
 (`matched_on`), so the rate is also given without them (`rate_without_confirmed`).
+
+Every release is judged on the day asked for from its dates alone, so a past quarter is
+reported as it stood on its last day, whatever happened since: a structured start or a triage
+counts only on or before that day, and a window is decided only from the day the linker would
+call an unmatched release not engaged (exit + 21 days + grace, then one day more).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
+from services.linker.matching import closes_on
 
 NATIONAL = "England"
 UNKNOWN_LA = "unknown"
@@ -73,13 +79,15 @@ def group_of(link: TransferLink, by: Grouping) -> str:
     return NATIONAL
 
 
-def indicator(links: Iterable[TransferLink], today: date, by: Grouping) -> list[IndicatorRow]:
+def indicator(
+    links: Iterable[TransferLink], today: date, by: Grouping, grace_days: int = 0
+) -> list[IndicatorRow]:
     start = period_start(today)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for link in links:
         if not start <= link.prison_exit_date <= today:
             continue
-        column = column_of(link, today)
+        column = column_on(link, today, grace_days)
         counts[group_of(link, by)][column] += 1
         if column == "engaged" and link.matched_on is MatchedOn.CONFIRMED_CANDIDATE:
             counts[group_of(link, by)][CONFIRMED_COLUMN] += 1
@@ -100,11 +108,24 @@ CONFIRMED_COLUMN = "engaged_by_confirmed_match"
 COLUMNS = (*DECIDED, "engaged_window_open", "triaged_window_open", "pending")
 
 
-def column_of(link: TransferLink, today: date) -> str:
-    """The one column a transfer is counted in."""
-    if link.status is LinkStatus.PENDING:
-        return "pending"
-    # Not engaged is only ever decided when the window closes.
-    if link.window_end_date < today or link.status is LinkStatus.NOT_ENGAGED:
-        return link.status.value
-    return f"{link.status.value}_window_open"
+def column_on(link: TransferLink, day: date, grace_days: int) -> str:
+    """The one column a release is in on `day`, from its dates alone."""
+    decided = day >= closes_on(link.prison_exit_date, grace_days)
+    start = link.structured_start_date if link.status is LinkStatus.ENGAGED else None
+    if start is not None and start <= day:
+        return "engaged" if decided else "engaged_window_open"
+    triage = window_triage(link)
+    if triage is not None and triage <= day:
+        return "triaged" if decided else "triaged_window_open"
+    return "not_engaged" if decided else "pending"
+
+
+def window_triage(link: TransferLink) -> date | None:
+    """The earliest triage in the window. Records written before `window_triage_date` existed
+    carry only the deciding episode's own triage, which is the best they can tell."""
+    in_window = [
+        d
+        for d in (link.window_triage_date, link.triage_date)
+        if d is not None and link.prison_exit_date <= d <= link.window_end_date
+    ]
+    return min(in_window, default=None)

@@ -15,9 +15,10 @@ MEASURES = ("transfers", "decided", *COLUMNS, "engaged_by_confirmed_match")
 
 
 class IndicatorCollector(Collector):
-    def __init__(self, links: Callable[[], list[TransferLink]], clock: Clock):
+    def __init__(self, links: Callable[[], list[TransferLink]], clock: Clock, grace_days: int):
         self._links = links
         self._clock = clock
+        self._grace_days = grace_days
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         counts = GaugeMetricFamily(
@@ -38,7 +39,7 @@ class IndicatorCollector(Collector):
         links = self._links()
         today = today_in_england(self._clock)
         for by in Grouping:
-            for row in indicator(links, today, by):
+            for row in indicator(links, today, by, self._grace_days):
                 for measure in MEASURES:
                     counts.add_metric([by.value, row.group, measure], getattr(row, measure))
                 if row.rate is not None:

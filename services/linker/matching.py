@@ -75,6 +75,9 @@ class Outcome:
     structured_start_date: date | None = None
     days_to_engagement: int | None = None
     matched_on: MatchedOn = MatchedOn.CLIENT_KEY
+    # The earliest community triage in the window, whichever episode: with the structured start
+    # it tells the outcome on any past day (a person engaged on day 15 was triaged on day 3).
+    window_triage_date: date | None = None
 
 
 def window_end(release: date) -> date:
@@ -139,6 +142,13 @@ def _outcome(
         window_end_date=end,
         status=LinkStatus.PENDING,
     )
+    triages = sorted(
+        (e.triage_date, e.provider_id, e.episode_id, e)
+        for e in community
+        if e.triage_date is not None and release <= e.triage_date <= end
+    )
+    if triages:
+        base = replace(base, window_triage_date=triages[0][0])
     starts = sorted(
         (i.start_date, e.provider_id, e.episode_id, e)
         for e in community
@@ -148,11 +158,6 @@ def _outcome(
     if starts:
         start, _, _, episode = starts[0]
         return _with(base, LinkStatus.ENGAGED, episode, episode.triage_date, start, (start - release).days)
-    triages = sorted(
-        (e.triage_date, e.provider_id, e.episode_id, e)
-        for e in community
-        if e.triage_date is not None and release <= e.triage_date <= end
-    )
     if triages:
         triage, _, _, episode = triages[0]
         return _with(base, LinkStatus.TRIAGED, episode, triage, None, None)

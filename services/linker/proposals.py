@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from ndtms.contract.candidates import Band, Decision, DifferenceKind, LinkCandidate
 from ndtms.contract.episodes import Setting
 from ndtms.contract.links import LinkStatus
-from services.linker.banding import Proposal, banded
+from services.linker.banding import banded, proposal
 from services.linker.candidates import (
     Candidate,
     CommunityFacts,
@@ -139,7 +139,7 @@ class MatchBook:
     def views(self) -> dict[str, LinkCandidate]:
         """Every candidate that holds now, by candidate key (rejected pairs left out)."""
         found = [c for candidates in self._found.values() for c in candidates]
-        bands = banded((Proposal(c.transfer_id, c.episode, c.score.probability) for c in found), self.model)
+        bands = banded((proposal(c.transfer_id, c.episode, c.score) for c in found), self.model)
         views = {}
         for candidate in found:
             band = bands.get((candidate.transfer_id, candidate.episode))

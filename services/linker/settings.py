@@ -22,8 +22,8 @@ class LinkerSettings(PlatformSettings):
     linker_indicator: bool = True
     # Probable matches (services/linker/models/): the bands, and how long after an episode's
     # latest date it stays in the search (and its attributors in the linker's state).
-    linker_match_likely: float = Field(default=0.9, gt=0, lt=1)
-    linker_match_possible: float = Field(default=0.3, gt=0, lt=1)
+    linker_match_likely: float = Field(default=0.95, gt=0, lt=1)
+    linker_match_possible: float = Field(default=0.1, gt=0, lt=1)
     linker_match_horizon_days: int = Field(default=120, ge=60, le=3650)
 
     @model_validator(mode="after")

@@ -21,7 +21,8 @@ so which revision is in force never depends on the order revisions arrive in.
 
 
 ERASED_SUMMARY = (
-    "The client has not objected: an update for an erased client is refused, and nothing of it kept."
+    "The client is not on the erasure ledger: an update for a client who objected and was erased "
+    "is refused, and nothing of it kept."
 )
 
 

@@ -94,6 +94,12 @@ def records_of(ndtms: Ndtms, topic: str, idle: float = 3) -> list[dict[str, Any]
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+def records_to_end(ndtms: Ndtms, topic: str) -> list[dict[str, Any]]:
+    """Every record on the topic when called, and no waiting for a quiet spell."""
+    result = ndtms("tail", topic, "--to-end", "--json")
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
 def raw_records(ndtms: Ndtms, topic: str, committed: bool = True) -> list[tuple[bytes, bytes | None]]:
     """Every (key, value) of a topic as bytes, to its end (internal topics too); with
     `committed=False` aborted transactions' records as well."""
@@ -130,7 +136,7 @@ def wait_for(
     """The records of `key` once the latest one satisfies `done` (the services are asynchronous)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = [r for r in records_of(ndtms, topic) if r["key"] == key]
+        found = [r for r in records_to_end(ndtms, topic) if r["key"] == key]
         if found and done(found[-1]):
             return found
         if time.monotonic() > deadline:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from ndtms.cli.topics import tail
+from ndtms.cli.reading import tail
 from ndtms.contract.topics import (
     ATTRIBUTOR_STATE,
     CATALOGUE,

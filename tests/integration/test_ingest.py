@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from ndtms import EpisodePublisher, PublishRejected
 from ndtms.access import CredentialStore
@@ -165,7 +167,8 @@ def test_refusals_of_every_kind_have_one_shape(ingest: Ingest) -> None:
     assert_problem(client.post("/v1/episodes", json=episode(1)), 401, "a valid API key is required")
     assert_problem(client.post("/v1/episodes", json=episode(1), headers=ingest.other), 403, "may not publish")
     assert_problem(client.get("/v1/nothing", headers=auth), 404, "Not Found")
-    assert_problem(client.delete("/v1/episodes", headers=auth), 405, "Method Not Allowed")
+    assert_problem(client.delete("/v1/episodes", headers=auth), 405, "DELETE is not allowed on /v1/episodes")
+    assert "it answers POST" in client.delete("/v1/episodes", headers=auth).json()["detail"]
     # FastAPI's own answer was a raw list under "detail".
     missing = client.post("/v1/extracts", content=b"AGNCY\n", headers=auth)
     assert_problem(missing, 422, "query.provider: is required")
@@ -212,6 +215,9 @@ def test_bad_extracts_get_a_precise_answer(ingest: Ingest) -> None:
         return ingest.client.post("/v1/extracts?provider=CMTY001", content=body, headers=ingest.auth)
 
     assert_problem(post(b""), 422, "the file is empty")
+    semicolons = HEADER.replace(",", ";").encode() + b"\n"
+    assert_problem(post(semicolons), 422, "separated by semicolons; the separator must be a comma")
+    assert_problem(post(HEADER.replace(",", "\t").encode() + b"\n"), 422, "separated by tabs")
     assert_problem(post(b"AGNCY,EPISODID,EXTRA\n"), 422, "unknown column(s) EXTRA")
     short = post(csv_of("CMTY001,E1,C"))
     assert short.status_code == 207 and short.json()["rejections"][0]["row"] == 2
@@ -354,3 +360,51 @@ def test_consent_withdrawn_in_an_extract_is_the_clients_objection(
     )
     assert (again.json()["objections"], again.json()["unchanged"]) == (0, 1)
     assert [u.revision for u in ingest.arrived() if u.episode_id == f"W{stamp}"] == [1]
+
+
+def test_an_extract_sent_as_a_form_upload_is_told_how_to_send_it(ingest: Ingest) -> None:
+    # What `curl -F file=@extract.csv` sends: the boundary lines were read as unknown columns.
+    upload = ingest.client.post(
+        "/v1/extracts?provider=CMTY001",
+        files={"file": ("extract.csv", csv_of("CMTY001,E1,C"), "text/csv")},
+        headers=ingest.auth,
+    )
+    assert_problem(upload, 415, "sent as a form upload (multipart)")
+    assert "curl --data-binary @extract.csv -H 'Content-Type: text/csv'" in upload.json()["detail"]
+    assert "unknown column" not in upload.json()["detail"]
+    assert ingest.arrived() == []
+
+
+def refusals(reason: str, status: int) -> float:
+    value = REGISTRY.get_sample_value("ndtms_http_refusals_total", {"status": str(status), "reason": reason})
+    return value or 0.0
+
+
+def test_every_refusal_is_logged_with_its_reason_and_counted_never_with_the_key(
+    ingest: Ingest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = CredentialStore(tmp_path / "credentials.json")
+    revoked, revoked_key = store.issue("old vendor", ("CMTY001",), operations=False, now=NOW)
+    store.revoke(revoked.id, NOW)
+    unknown_key = "ndtms_" + "x" * 40
+    before = {
+        (r, s): refusals(r, s)
+        for r, s in (("missing", 401), ("unknown", 401), ("revoked", 401), ("provider", 403))
+    }
+    with caplog.at_level(logging.WARNING, logger="ndtms.web.access"):
+        for headers, status in (
+            ({}, 401),
+            ({"Authorization": f"Bearer {unknown_key}"}, 401),
+            ({"Authorization": f"Bearer {revoked_key}"}, 401),
+            (ingest.other, 403),
+        ):
+            answer = ingest.client.post("/v1/episodes", json=episode(1), headers=headers)
+            assert answer.status_code == status
+    # The client is told 401 whatever the reason; the operator can tell them apart.
+    for (reason, status), earlier in before.items():
+        assert refusals(reason, status) == earlier + 1, reason
+    logged = [(r.__dict__["refusal"], r.__dict__["credential_id"]) for r in caplog.records]
+    assert [reason for reason, _ in logged] == ["missing", "unknown", "revoked", "provider"]
+    assert logged[2][1] == revoked.id
+    text = caplog.text + json.dumps([r.__dict__.get("credential_id") for r in caplog.records])
+    assert unknown_key not in text and revoked_key not in text

@@ -31,9 +31,11 @@ def test_start_is_idempotent_and_stop_stops_only_its_own_process(
     env = {**os.environ, "NDTMS_STATE_DIR": str(tmp_path), port_setting: port}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     try:
-        assert "ready at" in run(env, component, "start")
+        assert "started the local" in run(env, component, "start")
         record = (tmp_path / "run" / f"{component}.json").read_text()
-        assert "ready at" in run(env, component, "start")
+        # A second start (a second `make demo`) says it found it running, not that it started it.
+        again = run(env, component, "start")
+        assert "is already running, ready at" in again and "started" not in again
         assert (
             tmp_path / "run" / f"{component}.json"
         ).read_text() == record  # same process, not a second one

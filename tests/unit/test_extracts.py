@@ -49,6 +49,8 @@ def test_columns_map_to_the_contract() -> None:
         (("AGNCY,EPISODID",), "missing column(s) SETTING, FINITIAL"),
         ((HEADER + ",COLOUR",), "unknown column(s) COLOUR"),
         ((HEADER + ",DOB",), "DOB appear more than once"),
+        ((HEADER.replace(",", ";"),), "separated by semicolons; the separator must be a comma"),
+        ((HEADER.replace(",", "\t"),), "separated by tabs; the separator must be a comma"),
     ],
 )
 def test_a_header_that_cannot_be_read_rejects_the_file(lines: tuple[str, ...], message: str) -> None:

@@ -180,3 +180,24 @@ def test_a_confirmed_match_counts_for_its_own_transfer_only() -> None:
     assert found["PRISON01/EP1"].status is LinkStatus.NOT_ENGAGED
     assert found["PRISON01/EP2"].status is LinkStatus.ENGAGED
     assert found["PRISON01/EP2"].matched_on is MatchedOn.CONFIRMED_CANDIDATE
+
+
+@pytest.mark.parametrize(
+    ("episodes", "window_triage"),
+    [
+        # Engaged on day 15 by one episode, triaged on day 3 by another: both dates are kept.
+        ((seen("CMTY001", "A", triage=14, starts=((PH, 15),)), seen("CMTY002", "B", triage=3)), 3),
+        # The engaging episode's own triage before the release is not in the window.
+        ((seen("CMTY001", "A", triage=-5, starts=((PH, 15),)),), None),
+        ((seen("CMTY001", "A", triage=0),), 0),
+        ((seen("CMTY001", "A", triage=21),), 21),
+        ((seen("CMTY001", "A", triage=22),), None),
+        ((), None),
+    ],
+)
+def test_the_earliest_triage_in_the_window_is_recorded_whatever_decided(
+    episodes: tuple[EpisodeFacts, ...], window_triage: int | None
+) -> None:
+    result = outcome_of(prison(), *episodes)
+    expected = D + timedelta(days=window_triage) if window_triage is not None else None
+    assert result.window_triage_date == expected

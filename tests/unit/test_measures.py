@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -382,10 +383,16 @@ def test_the_commands_table_is_headed_by_the_json_names_and_shows_every_row() ->
         Breakdown.PROVIDER,
     )
     document = {"from": "2026-01-01", "to": "2026-06-30", "rows": [row_json(r) for r in rows]}
-    lines = table(document, published=False)
+    lines = table(document, published=False, wide=True)
     head, national, provider = lines[1].split(), lines[2].split(), lines[3].split()
     assert head[1:] == [name for name, _ in COLUMNS]
     assert national[0] == "national" and provider[0] == "P9"
     assert dict(zip(head[1:], national[1:], strict=True))["waits.median_days"] == "4"
     assert dict(zip(head[1:], provider[1:], strict=True))["retained_12_weeks"] == "1/1"
-    assert "rounded" in table({**document, "rows": [published_json(r) for r in rows]}, published=True)[0]
+    assert "rounded" in "\n".join(
+        table({**document, "rows": [published_json(r) for r in rows]}, published=True)
+    )
+    fitted = table(document, published=False)
+    assert max(len(line) for line in fitted) <= 120 < max(len(line) for line in lines)
+    # Every JSON name can still be read off the fitted table: its pieces end on the header's last line.
+    assert all(any(re.split(r"[_.]", name)[-1] in line for line in fitted) for name, _ in COLUMNS)

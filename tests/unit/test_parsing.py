@@ -19,6 +19,16 @@ def test_a_valid_line_parses() -> None:
     assert parsed.accepted and parsed.update is not None and parsed.update.revision == 1
 
 
+def test_a_byte_order_mark_before_the_first_line_is_not_data() -> None:
+    # Files saved on Windows often start with one; HTTP and CSV extracts accept them too.
+    lines = [b"\xef\xbb\xbf" + line(community()) + b"\r\n", line(community(episode_id="E2")) + b"\r\n"]
+    parsed = list(parse_jsonl(lines))
+    assert [p.accepted for p in parsed] == [True, True]
+    # Only at the very start: the same bytes inside the file are not silently dropped.
+    [inside] = list(parse_jsonl([b"\n", b"\xef\xbb\xbf" + line(community())]))
+    assert not inside.accepted and inside.position == 2
+
+
 BAD_LINES = [
     (b'{"provider_id": "P1", ', "$", "invalid JSON"),
     (b"\xff\xfe{}", "$", "not UTF-8"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ndtms.contract.candidates import Band
-from services.linker.banding import Proposal, band_of, banded
+from services.linker.banding import Proposal, band_of, banded, proposal
 from services.linker.candidates import CommunityFacts, CommunityIndex, ReleaseFacts, candidates_for
 from services.linker.comparisons import (
     Attributors,
@@ -24,6 +24,7 @@ from services.linker.comparisons import (
 )
 from services.linker.match_model import BadModel, default_model, model_from_toml
 from services.linker.scoring import score
+from services.linker.settings import LinkerSettings
 
 MODEL = default_model()
 BORN = date(1985, 3, 2)
@@ -165,16 +166,47 @@ def test_differences_name_kinds_never_values() -> None:
 
 
 @pytest.mark.parametrize(
-    ("probability", "band"),
-    [(0.95, Band.LIKELY), (0.9, Band.LIKELY), (0.8999, Band.POSSIBLE), (0.3, Band.POSSIBLE), (0.2999, None)],
+    ("probability", "elsewhere", "band"),
+    [
+        (0.999, False, Band.LIKELY),
+        (0.95, False, Band.LIKELY),
+        (0.9499, False, Band.POSSIBLE),
+        (0.1, False, Band.POSSIBLE),
+        (0.0999, False, None),
+        # Another area than the destination: never more than possible, however high the score.
+        (0.999, True, Band.POSSIBLE),
+        (0.95, True, Band.POSSIBLE),
+        (0.1, True, Band.POSSIBLE),
+        (0.0999, True, None),
+    ],
 )
-def test_bands_at_their_boundaries(probability: float, band: Band | None) -> None:
-    assert band_of(probability, MODEL) is band
+def test_bands_at_their_boundaries(probability: float, elsewhere: bool, band: Band | None) -> None:
+    assert band_of(probability, MODEL, elsewhere) is band
+
+
+def test_the_default_bands_are_the_linkers() -> None:
+    settings = LinkerSettings()
+    assert (MODEL.likely, MODEL.possible) == (0.95, 0.1)
+    assert (settings.linker_match_likely, settings.linker_match_possible) == (MODEL.likely, MODEL.possible)
+
+
+@pytest.mark.parametrize(
+    ("destination", "community_la", "band"),
+    [("E1", "E1", Band.LIKELY), ("E1", "E2", Band.POSSIBLE), (None, "E2", Band.LIKELY)],
+)
+def test_a_look_alike_in_another_area_is_not_likely(
+    destination: str | None, community_la: str | None, band: Band
+) -> None:
+    # Rare initials and a year off by one: a score near certainty, from attributors alone.
+    prison = Attributors("X", "Q", date(1980, 5, 17), "male")
+    community = Attributors("X", "Q", date(1981, 5, 17), "male")
+    scored = score(prison, community, destination, community_la, MODEL)
+    assert banded([proposal("P/1", "C/1", scored)], MODEL) == {("P/1", "C/1"): band}
 
 
 def test_bands_are_configurable_and_checked() -> None:
-    strict = MODEL.with_bands(0.95, 0.1)
-    assert band_of(0.92, strict) is Band.POSSIBLE and band_of(0.12, strict) is Band.POSSIBLE
+    loose = MODEL.with_bands(0.9, 0.3)
+    assert band_of(0.92, loose) is Band.LIKELY and band_of(0.12, loose) is None
     with pytest.raises(BadModel):
         MODEL.with_bands(0.3, 0.9)
 
@@ -186,8 +218,8 @@ def test_ambiguity_makes_every_candidate_possible() -> None:
         Proposal("P/2", "C/3", 0.97),  # C/3 proposed for two transfers
         Proposal("P/3", "C/3", 0.5),
         Proposal("P/4", "C/4", 0.99),  # alone on both sides
-        Proposal("P/5", "C/5", 0.1),  # not proposed at all
-        Proposal("P/4", "C/6", 0.2),  # below possible: does not make P/4 ambiguous
+        Proposal("P/5", "C/5", 0.05),  # not proposed at all
+        Proposal("P/4", "C/6", 0.09),  # below possible: does not make P/4 ambiguous
     ]
     assert banded(proposals, MODEL) == {
         ("P/1", "C/1"): Band.POSSIBLE,
@@ -259,7 +291,7 @@ MODEL_FILE = Path(__file__).resolve().parents[2] / "services" / "linker" / "mode
         ),
         (("[sex.not_known]", "[sex.unknown_level]"), "not_known"),
         (("lambda = 0.000115", "lambda = 1.5"), "prior.lambda"),
-        (("likely = 0.9\n", "likely = 0.2\n"), "bands"),
+        (("likely = 0.95\n", "likely = 0.05\n"), "bands"),
     ],
 )
 def test_the_model_file_must_be_complete_and_explained(change: tuple[str, str], problem: str) -> None:
@@ -273,7 +305,7 @@ def test_the_checked_in_model_loads_with_every_level_explained() -> None:
     model = model_from_toml(MODEL_FILE.read_text(encoding="utf-8"))
     assert model == MODEL
     assert math.isclose(sum(model.first_frequencies.values()), 1.0)
-    assert (model.likely, model.possible) == (0.9, 0.3)
+    assert (model.likely, model.possible) == (0.95, 0.1)
     for attribute, levels in model.levels.items():
         assert (
             math.isclose(sum(level.m for level in levels.values()), 1.0, abs_tol=0.011)

@@ -131,7 +131,9 @@ class Trail:
 
 def desk(trail: Trail) -> DecisionDesk:
     # No broker: every case here is refused or a no-op before anything would be written.
-    settings = PlatformSettings(bootstrap_servers="127.0.0.1:1", registry_url="http://127.0.0.1:1")
+    settings = PlatformSettings(
+        kafka_bootstrap_servers="127.0.0.1:1", schema_registry_url="http://127.0.0.1:1"
+    )
     return DecisionDesk(settings, trail, lambda: datetime(2026, 5, 20, 9, tzinfo=UTC), timeout=0.1)  # type: ignore[arg-type]
 
 
