@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from benchmarks.feeds import updates
@@ -45,6 +45,7 @@ from ndtms.contract.topics import LINKS, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.services import start_all, stop_all
+from ndtms.offsets import end_offset
 from ndtms.synthetic import community_episode, person, prison_release
 from services.ingest.publishing import RawTopicWriter
 from services.validator.acceptance import accepted_form
@@ -98,7 +99,7 @@ class LinkWatcher:
         partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
         tps = []
         for p in partitions:
-            high = self._end_of(TopicPartition(topic, p))
+            high = end_offset(self._consumer, TopicPartition(topic, p), patience=30)
             tps.append(TopicPartition(topic, p, high))
         self._consumer.assign(tps)
         self._codec = (
@@ -108,17 +109,6 @@ class LinkWatcher:
         )
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
-
-    def _end_of(self, tp: TopicPartition) -> int:
-        """The partition's end; a topic made a moment ago may not have its leader yet."""
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                return int(self._consumer.get_watermark_offsets(tp, timeout=10)[1])
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
 
     def _run(self) -> None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -83,10 +84,15 @@ class LagSampler:
         group_id: str,
         topics: dict[str, int],
         interval: float = 15,
+        held: Callable[[], frozenset[tuple[str, int]]] | None = None,
     ):
         self.settings, self.service, self.group_id, self.topics = settings, service, group_id, topics
         self.interval = interval
         self.stop = threading.Event()
+        # The partitions this instance holds: each instance reports only its own lag, so that
+        # `sum by (service)` over instances is the group's lag, whatever the number of instances.
+        self.held = held
+        self._reported: set[tuple[str, int]] = set()
 
     def start(self) -> None:
         threading.Thread(target=self._run, name=f"{self.service}-lag", daemon=True).start()
@@ -103,8 +109,15 @@ class LagSampler:
             consumer.close()
 
     def sample(self, consumer: Consumer) -> None:
-        wanted = [TopicPartition(t, p) for t, count in self.topics.items() for p in range(count)]
-        for tp in consumer.committed(wanted, timeout=10):
+        every = {(t, p) for t, count in self.topics.items() for p in range(count)}
+        mine = every if self.held is None else every & self.held()
+        for topic, partition in self._reported - mine:
+            # Moved to another instance: that one reports it now.
+            LAG.remove(self.service, topic, str(partition))
+        self._reported = set(mine)
+        if not mine:
+            return
+        for tp in consumer.committed([TopicPartition(t, p) for t, p in sorted(mine)], timeout=10):
             _, end = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=5)
             position = tp.offset if tp.offset >= 0 else 0
             LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(end - position, 0))

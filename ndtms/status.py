@@ -6,31 +6,19 @@ import time
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE
 from ndtms.dashboard import Series, grouped, parse, total
-from ndtms.localrun.services import SERVICES, health, process_of
+from ndtms.localrun.services import SERVICES, health_of, instances
 from ndtms.metrics import offsets_reader
+from ndtms.offsets import end_offset
 
 
 def end_offsets(consumer: Consumer, topic: str, partitions: int, timeout: float = 15) -> dict[int, int]:
-    offsets = {}
-    deadline = time.monotonic() + timeout
-    for partition in range(partitions):
-        while True:
-            try:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
-                break
-            except KafkaException:
-                # A just-created topic's leader may not serve yet ("not leader for partition").
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        offsets[partition] = high
-    return offsets
+    return {p: end_offset(consumer, TopicPartition(topic, p), patience=timeout) for p in range(partitions)}
 
 
 def group_position(
@@ -73,23 +61,41 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
         probe.close()
     services: dict[str, Any] = {}
     metrics: dict[str, Series] = {}
+    every = instances(settings)
     for service in SERVICES:
-        state = health(service, settings)
         inputs = {t: topics[t] for t in service.input_topics if t in topics}
         committed, lag = (
             group_position(settings, service.group_id, inputs) if service.group_id and inputs else (0, 0)
         )
-        metrics[service.name] = scrape(settings, service.port(settings))
         latency = "ndtms_latency_from_append_seconds"
         own = {"service": service.name}
+        listed = []
+        for instance in (i for i in every if i.spec.name == service.name):
+            state = health_of(instance.url(settings), service)
+            scraped = scrape(settings, instance.port(settings))
+            summed = metrics.setdefault(service.name, {})
+            for series, value in scraped.items():
+                summed[series] = summed.get(series, 0.0) + value
+            listed.append(
+                {
+                    "name": instance.name,
+                    "url": instance.url(settings),
+                    "pid": instance.process(settings).pid(),
+                    "up": state == "ready",
+                    "health": state or "not answering",
+                    # Of the partitions this instance holds (its own sample, every 15 s).
+                    "lag": int(total(scraped, "ndtms_consumer_lag", **own)),
+                }
+            )
         services[service.name] = {
-            "up": state == "ready",
-            "health": state or "not answering",
-            "pid": process_of(service, settings).pid(),
+            "up": all(i["up"] for i in listed),
+            "health": ", ".join(dict.fromkeys(str(i["health"]) for i in listed)),
+            "pid": listed[0]["pid"] if len(listed) == 1 else None,
+            "instances": listed,
             "lag": lag,
             "committed": committed,
-            "latency_sum": total(metrics[service.name], f"{latency}_sum", **own),
-            "latency_count": total(metrics[service.name], f"{latency}_count", **own),
+            "latency_sum": total(metrics.get(service.name, {}), f"{latency}_sum", **own),
+            "latency_count": total(metrics.get(service.name, {}), f"{latency}_count", **own),
         }
     return {
         "at": time.time(),

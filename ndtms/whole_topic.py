@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from ndtms.contract.settings import PlatformSettings
+from ndtms.offsets import NoLeader, end_offset
 
 
 class TopicUnreadable(RuntimeError):
@@ -34,19 +35,10 @@ class Progress:
 
 def end_offsets(consumer: Consumer, topic: str, partitions: list[int], timeout: float) -> dict[int, int]:
     """Each partition's end offset now; waits while a partition has no leader yet."""
-    deadline = time.monotonic() + timeout
-    ends: dict[int, int] = {}
-    for partition in partitions:
-        while True:
-            try:
-                ends[partition] = int(consumer.get_watermark_offsets(TopicPartition(topic, partition), 5)[1])
-                break
-            except KafkaException as exc:
-                # A leader election, or a topic created a moment ago: the partition answers soon.
-                if time.monotonic() > deadline:
-                    raise TopicUnreadable(f"partition {partition} of {topic} has no leader: {exc}") from exc
-                time.sleep(0.2)
-    return ends
+    try:
+        return {p: end_offset(consumer, TopicPartition(topic, p), patience=timeout) for p in partitions}
+    except NoLeader as exc:
+        raise TopicUnreadable(str(exc)) from exc
 
 
 def read_whole_topic(

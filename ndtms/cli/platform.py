@@ -15,15 +15,15 @@ from ndtms.contract.topics import CATALOGUE, WITH_ATTRIBUTORS, resolve
 
 if TYPE_CHECKING:
     from ndtms.contract.settings import PlatformSettings
-    from ndtms.localrun.kafka import LocalKafka
+    from ndtms.localrun.kafka import LocalCluster
     from ndtms.localrun.registry import LocalRegistry
 
 
-def started(server: LocalKafka | LocalRegistry, name: str, running: bool | None = None) -> str:
-    """Start a local server unless it runs already, and say which, with where it answers.
-    `running`: whether it ran before the caller launched it."""
+def started(server: LocalCluster | LocalRegistry, name: str, running: bool | None = None) -> str:
+    """Start a local server (every node of a cluster) unless it runs already, and say which, with
+    where it answers. `running`: whether it ran before the caller launched it."""
     if running is None:
-        running = server.process.pid() is not None
+        running = server.is_running()
     where = server.start()
     done = f"the local {name} is already running" if running else f"started the local {name}"
     return f"{done}, ready at {where}"
@@ -38,11 +38,12 @@ def cmd_fetch(_args: argparse.Namespace) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
-    from ndtms.localrun.kafka import LocalKafka
+    from ndtms.localrun.kafka import LocalCluster
 
-    kafka = LocalKafka(settings())
+    kafka = LocalCluster(settings())
     if args.action == "start":
-        print(f"Kafka (KRaft): {started(kafka, 'broker')}; log: {kafka.process.log_file}")
+        logs = ", ".join(str(node.process.log_file) for node in kafka.nodes)
+        print(f"Kafka (KRaft): {started(kafka, 'broker')}; log: {logs}")
     else:
         print("Kafka stopped" if kafka.stop() else "Kafka was not running")
     return 0
@@ -62,26 +63,25 @@ def cmd_registry(args: argparse.Namespace) -> int:
 def bring_up(platform: PlatformSettings, warn: bool = True) -> None:
     """`warn=False` leaves the development-key warning to the caller, to say it once, last."""
     from ndtms.cli.credentials import ensure_local_operator
-    from ndtms.localrun.kafka import LocalKafka
+    from ndtms.localrun.kafka import LocalCluster
     from ndtms.localrun.registry import LocalRegistry
     from ndtms.localrun.services import start_all
-    from ndtms.localrun.topics import ensure_topics
 
     registry = LocalRegistry(platform) if platform.uses_local_registry else None
-    registry_ran = registry is not None and registry.process.pid() is not None
+    registry_ran = registry is not None and registry.is_running()
     if registry is not None:
         registry.launch()  # comes up while the broker does: it needs none
     if platform.uses_local_kafka:
-        print(f"Kafka: {started(LocalKafka(platform), 'broker')}")
+        cluster = LocalCluster(platform)
+        nodes = len(cluster.nodes)
+        print(f"Kafka: {started(cluster, 'broker' if nodes == 1 else f'{nodes}-node cluster')}")
     else:
         print(f"Kafka: using {platform.bootstrap_servers}")
     if registry is not None:
         print(f"Schema registry: {started(registry, 'registry', registry_ran)}")
     else:
         print(f"Schema registry: using {platform.registry_url}")
-    created = ensure_topics(platform.kafka_client_config(), raw_retention_days=platform.raw_retention_days)
-    print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
-    print(retention_line(platform))
+    report_topics(platform)
     register_schemas(platform)
     key_file = ensure_local_operator(platform)
     print(f"Operator key for this machine's ndtms commands: {key_file}")
@@ -115,30 +115,70 @@ def register_schemas(platform: PlatformSettings) -> None:
 
 def cmd_init(_args: argparse.Namespace) -> int:
     """Topics and schemas on a configured cluster and registry, nothing else (deployments run it once)."""
-    from ndtms.localrun.topics import ClusterUnreachable, ensure_topics
-
     platform = settings()
-    try:
-        created = ensure_topics(
-            platform.kafka_client_config(), raw_retention_days=platform.raw_retention_days
-        )
-    except ClusterUnreachable as exc:
-        raise CommandFailed(str(exc)) from exc
-    print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
-    print(retention_line(platform))
+    report_topics(platform)
     register_schemas(platform)
     print(f"Schemas: registered at {platform.registry_url}")
     return 0
 
 
-def cmd_up(_args: argparse.Namespace) -> int:
+def report_topics(platform: PlatformSettings) -> None:
+    """Create what is missing and say what differs from the settings (changing nothing else)."""
+    from ndtms.localrun.topics import ClusterUnreachable, TopicLayoutRefused, prepare_topics
+
+    try:
+        report = prepare_topics(
+            platform.kafka_client_config(),
+            platform.raw_retention_days,
+            platform.topic_replication_factor,
+            platform.topic_min_insync_replicas,
+        )
+    except (ClusterUnreachable, TopicLayoutRefused) as exc:
+        raise CommandFailed(str(exc)) from exc
+    created = report.created
+    print(f"Topics: {len(created)} created, the others already there" if created else "Topics: all there")
+    print(
+        f"Replication: {report.replication.factor} copies of every topic, min.insync.replicas "
+        f"{report.replication.min_insync} ({report.brokers} broker(s) in the cluster)"
+    )
+    for difference in report.differences:
+        print(f"  differs: {difference}")
+    print(retention_line(platform))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    platform = settings()
+    shape = rehearsal(platform, args.brokers, args.instances)
+    if shape != (1, 1):
+        print(f"Rehearsal: {shape[0]} Kafka node(s), {shape[1]} instance(s) of each service")
     bring_up(settings())
     print("Stop everything with: ndtms down")
     return 0
 
 
+def rehearsal(platform: PlatformSettings, brokers: int | None, instances: int | None) -> tuple[int, int]:
+    """Record the shape `ndtms up` was asked for in the state folder (later commands read it);
+    a cluster's size cannot change under its data, so a different --brokers is refused."""
+    from ndtms.contract.settings import LOCAL_CLUSTER_FILE
+
+    now = (platform.local_broker_count, platform.local_instance_count)
+    wanted = (brokers or now[0], instances or now[1])
+    has_data = any(platform.state_dir.glob("kafka*/data/meta.properties"))
+    if wanted[0] != now[0] and has_data and platform.uses_local_kafka:
+        raise CommandFailed(
+            f"this state folder ({platform.state_dir}) holds a {now[0]}-node Kafka cluster: "
+            f"`ndtms down` and `make clean` (or another NDTMS_STATE_DIR) for {wanted[0]}"
+        )
+    if wanted != now or brokers or instances:
+        platform.state_dir.mkdir(parents=True, exist_ok=True)
+        (platform.state_dir / LOCAL_CLUSTER_FILE).write_text(
+            json.dumps({"brokers": wanted[0], "instances": wanted[1]})
+        )
+    return wanted
+
+
 def cmd_down(_args: argparse.Namespace) -> int:
-    from ndtms.localrun.kafka import LocalKafka
+    from ndtms.localrun.kafka import LocalCluster
     from ndtms.localrun.registry import LocalRegistry
     from ndtms.localrun.services import stop_all
 
@@ -147,7 +187,7 @@ def cmd_down(_args: argparse.Namespace) -> int:
     print(f"Services stopped: {', '.join(stopped) or 'none were running'}")
     if platform.uses_local_registry and LocalRegistry(platform).stop():
         print("Schema registry stopped")
-    if platform.uses_local_kafka and LocalKafka(platform).stop():
+    if platform.uses_local_kafka and LocalCluster(platform).stop():
         print("Kafka stopped")
     return 0
 
@@ -196,7 +236,22 @@ def register(sub: Any) -> None:
         p = command(sub, name)
         p.add_argument("action", choices=("start", "stop"))
         p.set_defaults(func=func)
-    command(sub, "up").set_defaults(func=cmd_up)
+    up = command(sub, "up")
+    up.add_argument(
+        "--brokers",
+        type=int,
+        choices=range(1, 6),
+        metavar="N",
+        help="a local Kafka cluster of N nodes, each broker and controller (the rehearsal: 3)",
+    )
+    up.add_argument(
+        "--instances",
+        type=int,
+        choices=range(1, 5),
+        metavar="N",
+        help="N instances of the validator and the linker (ingest and journey: one, for now)",
+    )
+    up.set_defaults(func=cmd_up)
     command(sub, "init").set_defaults(func=cmd_init)
     command(sub, "down").set_defaults(func=cmd_down)
     p = command(sub, "demo")

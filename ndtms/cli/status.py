@@ -41,6 +41,19 @@ def status_tables(previous: dict[str, Any] | None, current: dict[str, Any], sile
             f"{view.latency * 1000:,.0f} ms" if view.latency is not None else "-",
             "[bold red]STALLED[/]" if view.stalled else "",
         )
+        listed = current["services"][view.name].get("instances", [])
+        if len(listed) > 1:
+            for instance in listed:
+                services.add_row(
+                    f"  {instance['name']}",
+                    "yes" if instance["up"] else "[bold red]NO[/]",
+                    instance["health"],
+                    f"{instance['lag']:,}",
+                    "",
+                    "",
+                    "",
+                    "",
+                )
     topics = Table(
         title="topics",
         title_justify="left",

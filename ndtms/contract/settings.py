@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,8 @@ DEVELOPMENT_KEY_WARNING = (
 ClientConfig = dict[str, Any]
 KAFKA_LOG = logging.getLogger("librdkafka")
 LOCAL_KAFKA_PORT = 19092
+# What `ndtms up --brokers N` chose, in the state folder, for every later command.
+LOCAL_CLUSTER_FILE = "local-cluster.json"
 LOCAL_REGISTRY_PORT = 18081
 
 
@@ -47,6 +50,11 @@ class PlatformSettings(BaseSettings):
     state_dir: Path = Path("state")
     pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
     local_kafka_port: int = LOCAL_KAFKA_PORT
+    # Nodes of the local Kafka cluster (`ndtms up --brokers N` records it in the state folder,
+    # so later commands find every node); unset: what was recorded, else 1.
+    local_kafka_brokers: int | None = Field(default=None, ge=1, le=5)
+    # Instances of each service `ndtms up` runs (`--instances N`, recorded likewise).
+    local_service_instances: int | None = Field(default=None, ge=1, le=4)
     local_registry_port: int = LOCAL_REGISTRY_PORT
     # Where each service listens for health, metrics and its API (all on loopback by default).
     service_host: str = "127.0.0.1"
@@ -59,6 +67,10 @@ class PlatformSettings(BaseSettings):
     # How long ndtms.episodes.raw (and ndtms.dlq, ndtms.matching.episodes) keep records: the only
     # topics with attributors.
     raw_retention_days: int = Field(default=DEFAULT_RAW_RETENTION_DAYS, ge=1, le=3650)
+    # Copies of every topic, and how many must have a write before it is acknowledged (unset: 3
+    # and 2 on a cluster of 3 brokers or more, 1 and 1 on fewer; see ndtms.contract.topic_layout).
+    topic_replication_factor: int | None = Field(default=None, ge=1, le=9)
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1, le=9)
     # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir.
     credentials_file: Path | None = None
     # Stream stages: how often a stage commits its transaction (outputs become visible downstream
@@ -101,7 +113,29 @@ class PlatformSettings(BaseSettings):
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.local_kafka_port}"
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        # Node n of the local cluster listens on the base port + 2(n - 1) (ndtms.localrun.kafka).
+        ports = (self.local_kafka_port + 2 * n for n in range(self.local_broker_count))
+        return ",".join(f"127.0.0.1:{port}" for port in ports)
+
+    @property
+    def local_broker_count(self) -> int:
+        if self.local_kafka_brokers is not None:
+            return self.local_kafka_brokers
+        return self._recorded("brokers")
+
+    @property
+    def local_instance_count(self) -> int:
+        if self.local_service_instances is not None:
+            return self.local_service_instances
+        return self._recorded("instances")
+
+    def _recorded(self, what: str) -> int:
+        try:
+            return int(json.loads((self.state_dir / LOCAL_CLUSTER_FILE).read_text())[what])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return 1
 
     @property
     def registry_url(self) -> str:

@@ -23,6 +23,9 @@ class TopicSpec:
     partitions: int
     config: dict[str, str] = field(default_factory=dict)
     purpose: str = ""
+    # The topic whose partitions this one must have: a state changelog's input, or an input read
+    # partition by partition beside another (ndtms.contract.topic_layout).
+    follows: str | None = None
 
     @property
     def compacted(self) -> bool:
@@ -50,7 +53,6 @@ RAW = TopicSpec(
     config={
         "cleanup.policy": "delete",
         "retention.ms": str(DEFAULT_RAW_RETENTION_DAYS * DAY_MS),
-        "min.insync.replicas": "1",
     },
     purpose="Every episode update accepted by ingest (shape-checked, not yet rule-checked).",
 )
@@ -110,7 +112,7 @@ AUDIT = TopicSpec(
     value_schema="audit_event.avsc",
     # One partition: the trail is read in the order things were done.
     partitions=1,
-    config={"cleanup.policy": "delete", "retention.ms": _FOREVER, "min.insync.replicas": "1"},
+    config={"cleanup.policy": "delete", "retention.ms": _FOREVER},
     purpose="Append-only audit trail: credentials issued and revoked, people viewed; who and when.",
 )
 
@@ -122,7 +124,7 @@ ERASURES = TopicSpec(
     # One partition: every instance of every stage reads all of it, in the order it was written.
     partitions=1,
     # Compacted and never deleted: the ledger must outlive every record it erases.
-    config={"cleanup.policy": "compact", "min.insync.replicas": "1"},
+    config={"cleanup.policy": "compact"},
     purpose="The erasure ledger: people erased at their objection, for good; who asked, when, why.",
 )
 
@@ -145,7 +147,7 @@ DECISIONS = TopicSpec(
     # Read with ndtms.matching.episodes by the instance holding the national search.
     partitions=1,
     # Compacted and never deleted: an operator's decision outlives every restart and rebuild.
-    config={"cleanup.policy": "compact", "min.insync.replicas": "1"},
+    config={"cleanup.policy": "compact"},
     purpose="Operators' decisions on probable matches: confirmed or rejected, by whom, when.",
 )
 
@@ -160,7 +162,6 @@ MATCHING = TopicSpec(
     config={
         "cleanup.policy": "delete",
         "retention.ms": str(DEFAULT_RAW_RETENTION_DAYS * DAY_MS),
-        "min.insync.replicas": "1",
     },
     purpose="Accepted revisions with attributors, for the probable-match search (internal).",
 )
@@ -176,6 +177,7 @@ CONFIRMED = TopicSpec(
     # Kept: a replay of the linker from the first offset must see every confirmation again.
     config={"cleanup.policy": "delete", "retention.ms": _FOREVER},
     purpose="Confirmed probable matches for the released person's linker partition (internal).",
+    follows=VALID.name,
 )
 
 CATALOGUE: tuple[TopicSpec, ...] = (
@@ -204,43 +206,45 @@ def configured(spec: TopicSpec, raw_retention_days: int) -> dict[str, str]:
     return {**spec.config, **attributor_retention(raw_retention_days).get(spec.name, {})}
 
 
-def _state(name: str, key: KeyKind, partitions: int = EPISODE_PARTITIONS) -> TopicSpec:
+def _state(name: str, key: KeyKind, follows: TopicSpec) -> TopicSpec:
     # A stage's state changelog (ndtms.stream.state), created up front with the rest so that a
-    # stage never restores from a topic that does not exist yet. Not part of the public contract.
+    # stage never restores from a topic that does not exist yet; partition p holds the state of
+    # partition p of the input it follows. Not part of the public contract.
     return TopicSpec(
         name=f"{name}-state",
         short_name=f"{name}-state",
         key=key,
         value_schema=None,
-        partitions=partitions,
+        partitions=follows.partitions,
+        follows=follows.name,
         config={"cleanup.policy": "compact", "delete.retention.ms": str(6 * 24 * 3600 * 1000)},
         purpose="Changelog of a stream stage's state (one record per changed key per transaction).",
     )
 
 
-MATCH_EPISODES_STATE = _state("ndtms-linker-match-episodes", KeyKind.EPISODE, MATCHING.partitions)
+MATCH_EPISODES_STATE = _state("ndtms-linker-match-episodes", KeyKind.EPISODE, MATCHING)
 # State that holds attributors (the probable-match search compares them), as long as the
 # episode is in the search (NDTMS_LINKER_MATCH_HORIZON_DAYS after its latest date).
 ATTRIBUTOR_STATE: tuple[TopicSpec, ...] = (MATCH_EPISODES_STATE,)
 
 INTERNAL: tuple[TopicSpec, ...] = (
-    _state("ndtms-validator-heads", KeyKind.EPISODE),
-    _state("ndtms-linker-people", KeyKind.CLIENT),
-    _state("ndtms-linker-episode-dates", KeyKind.CLIENT),
+    _state("ndtms-validator-heads", KeyKind.EPISODE, RAW),
+    _state("ndtms-linker-people", KeyKind.CLIENT, VALID),
+    _state("ndtms-linker-episode-dates", KeyKind.CLIENT, VALID),
     # How far into ndtms.erasures each input partition's state has been erased.
-    _state("ndtms-validator-erasures", KeyKind.SUBJECT),
-    _state("ndtms-linker-erasures", KeyKind.SUBJECT),
+    _state("ndtms-validator-erasures", KeyKind.SUBJECT, RAW),
+    _state("ndtms-linker-erasures", KeyKind.SUBJECT, VALID),
     MATCHING,
     # The linker's probable-match search: the episodes it compares (attributors included), what
     # it published, and how far it has swept for erasures.
     MATCH_EPISODES_STATE,
-    _state("ndtms-linker-match-published", KeyKind.CANDIDATE, MATCHING.partitions),
-    _state("ndtms-linker-erasures-1", KeyKind.SUBJECT, MATCHING.partitions),
-    _state("ndtms-linker-erasures-2", KeyKind.SUBJECT, DECISIONS.partitions),
-    _state("ndtms-linker-match-rulings", KeyKind.CANDIDATE, MATCHING.partitions),
+    _state("ndtms-linker-match-published", KeyKind.CANDIDATE, MATCHING),
+    _state("ndtms-linker-erasures-1", KeyKind.SUBJECT, MATCHING),
+    _state("ndtms-linker-erasures-2", KeyKind.SUBJECT, DECISIONS),
+    _state("ndtms-linker-match-rulings", KeyKind.CANDIDATE, MATCHING),
     CONFIRMED,
-    _state("ndtms-linker-erasures-3", KeyKind.SUBJECT),
-    _state("ndtms-linker-match-confirmed", KeyKind.TRANSFER, MATCHING.partitions),
+    _state("ndtms-linker-erasures-3", KeyKind.SUBJECT, CONFIRMED),
+    _state("ndtms-linker-match-confirmed", KeyKind.TRANSFER, MATCHING),
 )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from ndtms.contract.settings import PlatformSettings
-from ndtms.localrun.kafka import LocalKafka
+from ndtms.localrun.kafka import LocalCluster
 from ndtms.localrun.registry import LocalRegistry
 from ndtms.localrun.topics import ensure_topics
 
@@ -16,7 +16,7 @@ def platform_running(settings: PlatformSettings, bootstrap: str | None = None) -
     """Start what `settings` does not point elsewhere (stopped again on exit); yield explicit settings."""
     with ExitStack() as stack:
         if bootstrap is None and settings.uses_local_kafka:
-            kafka = LocalKafka(settings)
+            kafka = LocalCluster(settings)
             bootstrap = kafka.start()
             stack.callback(kafka.stop)
         registry_url = settings.schema_registry_url
@@ -30,5 +30,10 @@ def platform_running(settings: PlatformSettings, bootstrap: str | None = None) -
                 "schema_registry_url": registry_url,
             }
         )
-        ensure_topics(explicit.kafka_client_config(), raw_retention_days=explicit.raw_retention_days)
+        ensure_topics(
+            explicit.kafka_client_config(),
+            explicit.raw_retention_days,
+            explicit.topic_replication_factor,
+            explicit.topic_min_insync_replicas,
+        )
         yield explicit

@@ -33,6 +33,9 @@ class LocalRegistry:
         self.wait_ready(timeout)
         return self.url
 
+    def is_running(self) -> bool:
+        return self.process.pid() is not None
+
     def launch(self) -> None:
         """Start the process unless it runs, without waiting: it needs no broker, so `ndtms up`
         starts it first and lets it come up while the broker does."""

@@ -52,6 +52,75 @@ class ServiceFailed(RuntimeError):
     pass
 
 
+# Services whose store only a shared database makes safe to run twice (the extract ledger, the
+# journey store): one instance each until that is built, whatever the rehearsal asks for.
+SINGLE_INSTANCE = ("ingest", "journey")
+# Instance i of a service listens on its port + 100 i.
+INSTANCE_PORT_STEP = 100
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One process of a service. With one instance: the service's own name, port and state
+    folder, as always; with more, `name-i`, port + 100 i, its own state folder under
+    state/instances/ and the instance id `name-i` (the stages' transactional id)."""
+
+    spec: ServiceSpec
+    index: int
+    count: int
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.count == 1 else f"{self.spec.name}-{self.index}"
+
+    def port(self, settings: PlatformSettings) -> int:
+        return self.spec.port(settings) + INSTANCE_PORT_STEP * self.index
+
+    def url(self, settings: PlatformSettings) -> str:
+        return f"http://{settings.service_host}:{self.port(settings)}"
+
+    def process(self, settings: PlatformSettings) -> ManagedProcess:
+        state = settings.state_dir.resolve()
+        return ManagedProcess(self.name, state / "run", state / "logs")
+
+    def environment(self, settings: PlatformSettings) -> dict[str, str]:
+        env = service_environment(settings)
+        if self.count == 1:
+            return env
+        shared = settings.state_dir.resolve()
+        return {
+            **env,
+            f"NDTMS_{self.spec.name.upper()}_PORT": str(self.port(settings)),
+            "NDTMS_STREAM_INSTANCE_ID": self.name,
+            "NDTMS_STATE_DIR": str(shared / "instances" / self.name),
+            # What every instance shares: the keys they accept.
+            "NDTMS_CREDENTIALS_FILE": str(settings.credential_store_path.resolve()),
+        }
+
+
+def instances(settings: PlatformSettings) -> list[Instance]:
+    """Every process the local platform runs, service by service."""
+    wanted = settings.local_instance_count
+    found = []
+    for spec in SERVICES:
+        count = 1 if spec.name in SINGLE_INSTANCE else wanted
+        found += [Instance(spec, index, count) for index in range(count)]
+    return found
+
+
+def health_of(url: str, spec: ServiceSpec) -> str | None:
+    """An instance's own word on its health ('ready', 'starting'), or None when it does not answer."""
+    try:
+        response = httpx.get(f"{url}{spec.health_path}", timeout=2)
+    except httpx.HTTPError:
+        return None
+    try:
+        status = response.json().get("status")
+    except ValueError:
+        return None
+    return str(status) if response.status_code == 200 else f"unhealthy: {status}"
+
+
 def process_of(spec: ServiceSpec, settings: PlatformSettings) -> ManagedProcess:
     state = settings.state_dir.resolve()
     return ManagedProcess(spec.name, state / "run", state / "logs")
@@ -73,31 +142,37 @@ def service_environment(settings: PlatformSettings) -> dict[str, str]:
 
 def health(spec: ServiceSpec, settings: PlatformSettings) -> str | None:
     """The service's own word on its health ('ready', 'starting'), or None when it does not answer."""
-    try:
-        response = httpx.get(spec.health_url(settings), timeout=2)
-    except httpx.HTTPError:
-        return None
-    try:
-        status = response.json().get("status")
-    except ValueError:
-        return None
-    return str(status) if response.status_code == 200 else f"unhealthy: {status}"
+    return health_of(f"http://{settings.service_host}:{spec.port(settings)}", spec)
 
 
 def start_all(settings: PlatformSettings, timeout: float = 180.0) -> None:
-    env = service_environment(settings)
-    for spec in SERVICES:
-        process_of(spec, settings).start([sys.executable, "-m", spec.module], env=env, cwd=PROJECT_ROOT)
+    """Start every instance that is not running, and return once all of them are ready."""
+    every = instances(settings)
+    for instance in every:
+        instance.process(settings).start(
+            [sys.executable, "-m", instance.spec.module], env=instance.environment(settings), cwd=PROJECT_ROOT
+        )
     deadline = time.monotonic() + timeout
-    for spec in SERVICES:
-        process = process_of(spec, settings)
-        while health(spec, settings) != "ready":
+    for instance in every:
+        process = instance.process(settings)
+        while health_of(instance.url(settings), instance.spec) != "ready":
             if process.pid() is None:
-                raise ServiceFailed(f"{spec.name} exited while starting; its log ends:\n{process.log_tail()}")
+                raise ServiceFailed(
+                    f"{instance.name} exited while starting; its log ends:\n{process.log_tail()}"
+                )
             if time.monotonic() > deadline:
-                raise ServiceFailed(f"{spec.name} not ready after {timeout:.0f}s; see {process.log_file}")
+                raise ServiceFailed(f"{instance.name} not ready after {timeout:.0f}s; see {process.log_file}")
             time.sleep(0.5)
 
 
 def stop_all(settings: PlatformSettings) -> list[str]:
-    return [spec.name for spec in reversed(SERVICES) if process_of(spec, settings).stop(timeout=30)]
+    """Stop every instance (and any left from a rehearsal of another size), by PID."""
+    state = settings.state_dir.resolve()
+    names = [i.name for i in reversed(instances(settings))]
+    recorded = sorted(p.stem for p in (state / "run").glob("*.json")) if (state / "run").exists() else []
+    names += [
+        name
+        for name in recorded
+        if name not in names and any(name.startswith(f"{spec.name}-") for spec in SERVICES)
+    ]
+    return [name for name in names if ManagedProcess(name, state / "run", state / "logs").stop(timeout=30)]

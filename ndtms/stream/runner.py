@@ -30,6 +30,7 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import AUDIT, DLQ
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.metrics import DEAD_LETTERS, PRODUCED, labelled
+from ndtms.offsets import end_offset
 from ndtms.stream.erasures import MARK_KEY, ErasureMark, LedgerEntry, LedgerFollower
 from ndtms.stream.state import ChangelogBehind, Replayed, Store, StoreSpec
 
@@ -165,25 +166,11 @@ def within(seconds: float, call: Callable[[], None]) -> None:
         raise failure[0]
 
 
-def _end_of(reader: Consumer, tp: TopicPartition, patience: float = 120) -> int:
-    """The partition's end offset, waiting while the cluster cannot say yet (a broker that has
-    just come back does not know its partitions for a few seconds)."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return int(reader.get_watermark_offsets(tp, timeout=10)[1])
-        except KafkaException as exc:
-            if time.monotonic() > deadline:
-                raise
-            log.warning("end of %s [%d] not known yet (%s); asking again", tp.topic, tp.partition, exc)
-            time.sleep(1)
-
-
 def _replayer(reader: Consumer, topic: str, partition: int) -> Callable[[int], Iterator[Replayed]]:
     """The changelog partition's records from an offset to its end (read committed)."""
 
     def replay(start: int) -> Iterator[Replayed]:
-        end = _end_of(reader, TopicPartition(topic, partition))
+        end = end_offset(reader, TopicPartition(topic, partition))
         if end < start:
             raise ChangelogBehind(f"{topic} [{partition}] ends at {end}, the local copy is at {start}")
         if end == start:
@@ -269,6 +256,8 @@ class StageRunner:
         self.committed_offsets: dict[tuple[str, int], int] = {}
         self.changelog_offsets: dict[tuple[str, int], int] = {}
         self.ready = False
+        # The input partitions this instance holds now (read by the lag sampler's thread).
+        self.assigned: frozenset[tuple[str, int]] = frozenset()
         self.last_loop = time.monotonic()
         self.replacements: list[float] = []  # when the consumer was last replaced
         # Set when the group refused our offsets because this member is no longer its own; the
@@ -401,6 +390,7 @@ class StageRunner:
     # --- partitions -----------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.ready = False
+        self.assigned = self.assigned | {(tp.topic, tp.partition) for tp in partitions}
         reader = Consumer(
             {
                 **self.settings.kafka_client_config(),
@@ -450,6 +440,7 @@ class StageRunner:
         self._close(partitions)
 
     def _close(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = self.assigned - {(tp.topic, tp.partition) for tp in partitions}
         for store in self.stores.values():
             for tp in partitions:
                 if tp.topic == store.spec.topic:

@@ -11,11 +11,13 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 
 from ndtms.contract.settings import PlatformSettings
 from ndtms.metrics import LagSampler
+from ndtms.stream.claim import InstanceClaim, InstanceInUse
 from ndtms.stream.pages import page_handler
 from ndtms.stream.runner import Processor, StageRunner
 
@@ -38,16 +40,37 @@ def run_stage(
     # collector runs every few records and walks every long-lived object each time.
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    runner = StageRunner(settings, processor, group_id, instance_name(settings, port))
+    instance = instance_name(settings, port)
+    # Before anything touches Kafka: a second process with this id (or this port) stops here,
+    # instead of fencing the one already running.
+    claim = InstanceClaim(settings.bootstrap_servers, group_id, instance)
+    try:
+        claim.take()
+    except InstanceInUse as exc:
+        log.error("%s", exc, extra={"service": processor.service})
+        raise SystemExit(f"{processor.service}: {exc}") from None
+    holder: list[StageRunner] = []
+    pages = page_handler(group_id, lambda: bool(holder) and holder[0].ready, lambda: _last_loop(holder))
+    try:
+        server = ThreadingHTTPServer((settings.service_host, port), pages)
+    except OSError as exc:
+        claim.release()
+        raise SystemExit(
+            f"{processor.service}: cannot listen on {settings.service_host}:{port}: {exc}"
+        ) from None
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name=f"{group_id}-http", daemon=True).start()
+    runner = StageRunner(settings, processor, group_id, instance)
+    holder.append(runner)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    pages = page_handler(group_id, lambda: runner.ready, lambda: runner.last_loop)
-    server = ThreadingHTTPServer((settings.service_host, port), pages)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name=f"{group_id}-http", daemon=True).start()
     lag = LagSampler(
-        settings, processor.service, group_id, {t: _partitions(runner, t) for t in processor.topics}
+        settings,
+        processor.service,
+        group_id,
+        {t: _partitions(runner, t) for t in processor.topics},
+        held=lambda: runner.assigned,
     )
     lag.start()
     if extra_threads is not None:
@@ -59,7 +82,13 @@ def run_stage(
         lag.stop.set()
         server.shutdown()
         runner.producer.flush(30)
+        claim.release()
         log.info("stopped", extra={"service": processor.service})
+
+
+def _last_loop(holder: list[StageRunner]) -> float:
+    # Before the runner exists the loop has not started: alive as of now.
+    return holder[0].last_loop if holder else time.monotonic()
 
 
 def _partitions(runner: StageRunner, topic: str) -> int:

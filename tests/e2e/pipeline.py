@@ -11,6 +11,7 @@ import string
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,12 +27,18 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from ndtms.clocks import clock_from, set_clock_file, today_in_england
+from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import VALID, TopicSpec, resolve
 from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of, service_environment
 from ndtms.status import collect, end_offsets
 from ndtms.synthetic import Person
+from services.linker.exit_dates import exit_date_doubts
+from services.linker.matching import outcomes
+from services.linker.people import facts_of
 from services.linker.settings import LinkerSettings
+from services.validator.acceptance import accepted_form
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
 
@@ -236,3 +243,39 @@ def replay_linker_from_the_start(ndtms: Ndtms, *inputs: TopicSpec) -> None:
             assert time.monotonic() < deadline, "the linker's group never let its offsets be reset"
             time.sleep(1)
     ndtms("up")
+
+
+def links_by_hand(ndtms: Ndtms, accepted: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], set[str]]:
+    """The rule applied by hand to each person's final accepted episodes: outcomes and exit-date doubts."""
+    secret = ndtms.settings.pseudonym_key.get_secret_value().encode()
+    people: dict[str, list[Any]] = defaultdict(list)
+    for data in accepted.values():
+        update = EpisodeUpdate.model_validate(data)
+        assert update.client is not None
+        c = update.client
+        key = client_key(secret, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
+        episode = facts_of(accepted_form(update, key, (), ndtms.now()))
+        assert episode is not None
+        people[key].append(episode)
+    today = ndtms.today()
+    expected: dict[str, Any] = {}
+    doubted: set[str] = set()
+    for key, facts in people.items():
+        for transfer_id, outcome in outcomes(key, facts, today, grace_days=0).items():
+            expected[transfer_id] = {
+                **{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in outcome.__dict__.items()},
+                "status": outcome.status.value,
+            }
+        doubted |= set(exit_date_doubts(facts))
+    return expected, doubted
+
+
+def links_once(ndtms: Ndtms, transfers: set[str]) -> dict[str, Any]:
+    """These transfers' current links (without `decided_at`), once it is checked that the
+    stream is exactly-once: no link record on the topic (read committed) repeats the one before."""
+    published = [r for r in records_of(ndtms, "links") if r["key"] in transfers]
+    assert repeated(published, ignore=("decided_at",)) == []
+    return {
+        key: {k: v for k, v in value.items() if k != "decided_at"}
+        for key, value in current_by_key(published).items()
+    }

@@ -5,37 +5,30 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import defaultdict
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.links import TransferLink
-from ndtms.contract.pseudonyms import client_key
 from ndtms.localrun.kafka import LocalKafka
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.localrun.services import PROJECT_ROOT, SERVICES
 from ndtms.scenarios import continuity_feed, final_accepted
 from ndtms.status import collect
 from ndtms.synthetic import community_episode, prison_release
-from services.linker.exit_dates import exit_date_doubts
 from services.linker.indicator import Grouping, indicator
-from services.linker.matching import outcomes
-from services.linker.people import facts_of
-from services.validator.acceptance import accepted_form
 from services.validator.quality import current_reports
 from tests.e2e.pipeline import (
     Ndtms,
     current_by_key,
     kill_mid_replay,
+    links_by_hand,
+    links_once,
     records_of,
-    repeated,
     settle,
     someone,
     stop_service,
@@ -94,32 +87,7 @@ def test_triage_before_the_recorded_exit_warns_the_prison_until_corrected(
     assert json.loads(ndtms("dq", "--provider", "PRISON08", "--json").stdout)["providers"] == []
 
 
-def _by_hand(ndtms: Ndtms, accepted: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], set[str]]:
-    """The rule applied by hand to each person's final accepted episodes: outcomes and exit-date doubts."""
-    secret = ndtms.settings.pseudonym_key.get_secret_value().encode()
-    people: dict[str, list[Any]] = defaultdict(list)
-    for data in accepted.values():
-        update = EpisodeUpdate.model_validate(data)
-        assert update.client is not None
-        c = update.client
-        key = client_key(secret, c.first_initial, c.second_initial, c.date_of_birth, c.sex)
-        episode = facts_of(accepted_form(update, key, (), ndtms.now()))
-        assert episode is not None
-        people[key].append(episode)
-    today = ndtms.today()
-    expected: dict[str, Any] = {}
-    doubted: set[str] = set()
-    for key, facts in people.items():
-        for transfer_id, outcome in outcomes(key, facts, today, grace_days=0).items():
-            expected[transfer_id] = {
-                **{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in outcome.__dict__.items()},
-                "status": outcome.status.value,
-            }
-        doubted |= set(exit_date_doubts(facts))
-    return expected, doubted
-
-
-def test_messy_feed_with_linker_killed_mid_replay_gives_the_rule_by_hand(
+def test_messy_feed_with_linker_killed_mid_replay_gives_the_rulelinks_by_hand(
     ndtms: Ndtms, tmp_path: Path
 ) -> None:
     submissions = continuity_feed(ndtms.today(), people=800)
@@ -141,9 +109,9 @@ def test_messy_feed_with_linker_killed_mid_replay_gives_the_rule_by_hand(
     settle(ndtms, timeout=180)
     time.sleep(2)
 
-    expected, doubted = _by_hand(ndtms, final_accepted(feed))
+    expected, doubted = links_by_hand(ndtms, final_accepted(feed))
     ours = {r.episode_key for r in feed}
-    links = _links_once(ndtms, ours)  # killed twice mid-replay, and still none sent twice
+    links = links_once(ndtms, ours)  # killed twice mid-replay, and still none sent twice
     assert len(expected) > 500 and {v["status"] for v in expected.values()} == {
         "pending",
         "engaged",
@@ -171,17 +139,6 @@ def test_messy_feed_with_linker_killed_mid_replay_gives_the_rule_by_hand(
         if by == "linker" and report.findings
     }
     assert flagged == doubted
-
-
-def _links_once(ndtms: Ndtms, transfers: set[str]) -> dict[str, Any]:
-    """These transfers' current links (without `decided_at`), once it is checked that the
-    stream is exactly-once: no link record on the topic (read committed) repeats the one before."""
-    published = [r for r in records_of(ndtms, "links") if r["key"] in transfers]
-    assert repeated(published, ignore=("decided_at",)) == []
-    return {
-        key: {k: v for k, v in value.items() if k != "decided_at"}
-        for key, value in current_by_key(published).items()
-    }
 
 
 def _indicator_matches(ndtms: Ndtms, ours: set[str]) -> None:
@@ -246,6 +203,6 @@ def test_partitions_moving_and_a_broker_restart_mid_feed_change_no_outcome(
     settle(ndtms, timeout=240)
     time.sleep(2)
 
-    expected, _ = _by_hand(ndtms, final_accepted(feed))
-    links = _links_once(ndtms, {r.episode_key for r in feed})
+    expected, _ = links_by_hand(ndtms, final_accepted(feed))
+    links = links_once(ndtms, {r.episode_key for r in feed})
     assert len(expected) > 300 and links == expected

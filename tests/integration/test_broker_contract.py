@@ -7,9 +7,9 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE, DLQ, LINKS, RAW, VALID
+from ndtms.contract.topics import CATALOGUE, DLQ, INTERNAL, LINKS, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
-from ndtms.localrun.topics import ensure_topics, topic_config
+from ndtms.localrun.topics import ensure_topics, prepare_topics, topic_config
 from tests.builders import secure, update
 
 pytestmark = pytest.mark.broker
@@ -23,6 +23,13 @@ def test_topics_exist_with_their_partitions_and_configs(platform: PlatformSettin
         assert len(metadata.topics[spec.name].partitions) == spec.partitions
     [future] = admin.describe_configs([ConfigResource("topic", LINKS.name)]).values()
     assert future.result()["cleanup.policy"].value == "compact"
+    # One broker: one copy of each topic and one in-sync replica required (the settings' default
+    # for a cluster of fewer than three brokers; ndtms.contract.topic_layout).
+    for spec in (*CATALOGUE, *INTERNAL):
+        assert {len(p.replicas) for p in metadata.topics[spec.name].partitions.values()} == {1}
+        assert topic_config(admin, spec.name)["min.insync.replicas"] == "1"
+    report = prepare_topics(platform.kafka_client_config())
+    assert (report.created, report.differences, report.brokers) == ([], [], 1)
 
 
 def test_attributor_topics_keep_records_only_as_long_as_the_setting_says(platform: PlatformSettings) -> None:
