@@ -9,12 +9,15 @@ itself is shown once, when issued, and never logged.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -94,6 +97,17 @@ class CredentialStore:
             handle.write(body)
         partial.replace(self.path)
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[dict[str, Credential]]:
+        """The store as it is on disk now, to change and save while no other writer (another
+        operator, another process) can: without it two keys issued at once lost one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.with_suffix(".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with self._lock:
+                self._stamp = None  # read again: another writer may have saved a moment ago
+            yield dict(self._load())
+
     def all(self) -> list[Credential]:
         return list(self._load().values())
 
@@ -111,16 +125,17 @@ class CredentialStore:
             operations=operations,
             issued_at=now.isoformat(),
         )
-        self._save({**self._load(), credential.id: credential})
+        with self._exclusive() as credentials:
+            self._save({**credentials, credential.id: credential})
         return credential, key
 
     def revoke(self, credential_id: str, now: datetime) -> Credential:
-        credentials = dict(self._load())
-        if credential_id not in credentials:
-            raise UnknownCredential(credential_id)
-        revoked = replace(credentials[credential_id], revoked_at=now.isoformat())
-        credentials[credential_id] = revoked
-        self._save(credentials)
+        with self._exclusive() as credentials:
+            if credential_id not in credentials:
+                raise UnknownCredential(credential_id)
+            revoked = replace(credentials[credential_id], revoked_at=now.isoformat())
+            credentials[credential_id] = revoked
+            self._save(credentials)
         return revoked
 
     def authenticate(self, key: str) -> Credential | None:

@@ -25,10 +25,17 @@ class InstanceInUse(RuntimeError):
 
 
 class InstanceClaim:
-    def __init__(self, cluster: str, group_id: str, instance: str, folder: Path | None = None):
+    def __init__(
+        self,
+        cluster: str,
+        group_id: str,
+        instance: str,
+        folder: Path | None = None,
+        advice: str = "give this process another NDTMS_STREAM_INSTANCE_ID (or stop that one)",
+    ):
         digest = hashlib.sha256(f"{cluster}|{group_id}|{instance}".encode()).hexdigest()[:16]
         self.path = (folder or Path(tempfile.gettempdir())) / f"ndtms-instance-{digest}.lock"
-        self.group_id, self.instance = group_id, instance
+        self.group_id, self.instance, self.advice = group_id, instance, advice
         self._file: IO[str] | None = None
 
     def take(self) -> None:
@@ -41,7 +48,7 @@ class InstanceClaim:
             handle.close()
             raise InstanceInUse(
                 f"instance id {self.instance!r} of {self.group_id} is already in use by process {holder} "
-                f"on this machine; give this process another NDTMS_STREAM_INSTANCE_ID (or stop that one)"
+                f"on this machine; {self.advice}"
             ) from None
         handle.seek(0)
         handle.truncate()

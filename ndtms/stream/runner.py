@@ -39,6 +39,17 @@ M = TypeVar("M", bound=BaseModel)
 Headers = list[tuple[str, str | bytes | None]]
 
 
+class NotHere(Exception):
+    """A processor cannot handle this record in this instance now: the state it needs is held by
+    another member of the group (their assignments disagree for a moment, as in a rolling
+    upgrade). Not a bad record, so never dead-lettered: its partition is held at it (its offset is
+    what is committed for that partition, so whoever holds the partition next starts there) and
+    tried again after `HOLD_SECONDS`."""
+
+
+HOLD_SECONDS = 5.0
+
+
 class Processor(Protocol):
     """A stage's rule around its pure domain: what to do with one record, and with the clock."""
 
@@ -258,6 +269,9 @@ class StageRunner:
         self.ready = False
         # The input partitions this instance holds now (read by the lag sampler's thread).
         self.assigned: frozenset[tuple[str, int]] = frozenset()
+        # Partitions held back at a record (see `NotHere`), and when each is tried again.
+        self.holding: dict[tuple[str, int], int] = {}
+        self.resume_at: dict[tuple[str, int], float] = {}
         self.last_loop = time.monotonic()
         self.replacements: list[float] = []  # when the consumer was last replaced
         # Set when the group refused our offsets because this member is no longer its own; the
@@ -279,7 +293,7 @@ class StageRunner:
             for partition, key, value in changes:
                 self._produce_changelog(name, changelog, partition, key, value)
         # Positions, not last offsets + 1: a position also steps over transaction markers.
-        offsets = [tp for tp in self.consumer.position(self.consumer.assignment()) if tp.offset >= 0]
+        offsets = self._offsets()
         try:
             if offsets:
                 metadata = self.consumer.consumer_group_metadata()
@@ -325,10 +339,8 @@ class StageRunner:
         retrying(lambda: self.producer.init_transactions(60))
 
     def _moved_without_records(self) -> bool:
-        positions = self.consumer.position(self.consumer.assignment())
         return any(
-            tp.offset >= 0 and self.committed_offsets.get((tp.topic, tp.partition)) != tp.offset
-            for tp in positions
+            self.committed_offsets.get((tp.topic, tp.partition)) != tp.offset for tp in self._offsets()
         )
 
     def _produce_changelog(
@@ -440,7 +452,11 @@ class StageRunner:
         self._close(partitions)
 
     def _close(self, partitions: list[TopicPartition]) -> None:
-        self.assigned = self.assigned - {(tp.topic, tp.partition) for tp in partitions}
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self.assigned = self.assigned - gone
+        for where in gone:  # committed at the held record on revoke: the next owner starts there
+            self.holding.pop(where, None)
+            self.resume_at.pop(where, None)
         for store in self.stores.values():
             for tp in partitions:
                 if tp.topic == store.spec.topic:
@@ -478,6 +494,7 @@ class StageRunner:
                     lost, self.membership_lost = self.membership_lost, None
                     self._replace_consumer(lost)
                     continue
+                self._resume_due()
                 self._sweep(out)
                 self._handle(messages, out)
                 self.processor.after_batch(out)
@@ -495,6 +512,41 @@ class StageRunner:
             for store in self.stores.values():
                 store.close_all()
             self.ledger.close()
+
+    # --- records held back ------------------------------------------------------------------
+    def _hold(self, where: tuple[str, int], offset: int, why: str) -> None:
+        """Hold a partition at a record this instance cannot handle now (see `NotHere`)."""
+        topic, partition = where
+        if where not in self.holding:
+            log.warning(
+                "holding %s [%d] at offset %d: %s",
+                topic,
+                partition,
+                offset,
+                why,
+                extra={"topic": topic, "partition": partition, "offset": offset},
+            )
+        self.holding[where] = offset
+        self.consumer.pause([TopicPartition(topic, partition)])
+        self.consumer.seek(TopicPartition(topic, partition, offset))
+        self.resume_at[where] = time.monotonic() + HOLD_SECONDS
+
+    def _resume_due(self) -> None:
+        now = time.monotonic()
+        due = [where for where, at in self.resume_at.items() if at <= now]
+        if due:
+            self.consumer.resume([TopicPartition(t, p) for t, p in due])
+            for where in due:
+                del self.resume_at[where]
+
+    def _offsets(self) -> list[TopicPartition]:
+        """What to commit: each partition's position, or the record it is held at."""
+        positions = self.consumer.position(self.consumer.assignment())
+        return [
+            TopicPartition(tp.topic, tp.partition, self.holding.get((tp.topic, tp.partition), tp.offset))
+            for tp in positions
+            if self.holding.get((tp.topic, tp.partition), tp.offset) >= 0
+        ]
 
     # --- erasures -------------------------------------------------------------------------
     def _sweep(self, out: Transaction) -> None:
@@ -544,6 +596,7 @@ class StageRunner:
 
     def _handle(self, messages: Sequence[Message], out: Transaction) -> None:
         process = self.processor.process
+        held_now: set[tuple[str, int]] = set()
         for message in messages:
             error = message.error()
             if error is not None:
@@ -553,9 +606,16 @@ class StageRunner:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consume error: %s", error)
                 continue
+            where = (message.topic() or "", int(message.partition() or 0))
+            if where in held_now:
+                continue  # after a held record, the rest of its partition waits too
             self.begin()
             try:
                 process(message, out)
+                self.holding.pop(where, None)
+            except NotHere as exc:
+                held_now.add(where)
+                self._hold(where, int(message.offset() or 0), str(exc))
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the stream: the record waits in the DLQ
                 # The type only: a message could quote the record, and logs never carry attributors.
                 log.error(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 from confluent_kafka import Producer
 
@@ -13,16 +15,39 @@ from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.erasing import ErasureLedger
 from ndtms.logs import start_service_logging
+from ndtms.stream.claim import InstanceClaim, InstanceInUse
 from ndtms.web.serving import server_config
 from services.ingest.http import create_app
 from services.ingest.ledger import ExtractLedger
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
 
+log = logging.getLogger("ndtms-ingest")
+
 
 def main() -> None:
     settings = IngestSettings()
     start_service_logging("ndtms-ingest", settings.uses_development_key)
+    ledger_url = settings.effective_ledger_url
+    if ledger_url.startswith("sqlite"):
+        # A ledger of its own: two such instances would each number a changed row 1 and miss a
+        # consent withdrawn through the other. Say so, and refuse a second one on this ledger.
+        claim = InstanceClaim(
+            ledger_url,
+            "ndtms-ingest",
+            "sqlite-ledger",
+            advice="one ingest per SQLite ledger: set NDTMS_INGEST_LEDGER_URL to a shared PostgreSQL "
+            "database to run more",
+        )
+        try:
+            claim.take()
+        except InstanceInUse as exc:
+            raise SystemExit(f"ingest: {exc}") from None
+        log.warning(
+            "the extract ledger is SQLite (%s): this ingest must be the only instance; set "
+            "NDTMS_INGEST_LEDGER_URL to a shared PostgreSQL database to run more",
+            ledger_url,
+        )
     producer = Producer(settings.producer_config())
     writer = RawTopicWriter(
         producer, AvroTranscoder(registry_client(settings.registry_url), RAW, EpisodeUpdate)
@@ -33,7 +58,7 @@ def main() -> None:
         writer,
         producer,
         CredentialStore(settings.credential_store_path),
-        ExtractLedger(settings.effective_ledger_url),
+        ExtractLedger(ledger_url),
         ErasureLedger(settings, AuditTrail(settings, clock), clock),
         clock,
     )

@@ -1,7 +1,9 @@
 """The linker's national search for probable matches: episodes with attributors in, candidates out.
 
 Part of the linker stage: it reads `ndtms.matching.episodes` (one partition, so one instance
-holds the national search: the one that also holds partition 0 of `ndtms.episodes.valid`) and
+holds the national search: with the range assignment and every instance subscribed alike, the
+one that also holds partition 0 of `ndtms.links.decisions`; when assignments disagree a decision
+is held back, never lost, until they agree: `NotHere`) and
 keeps every episode it compares in a store (attributors included; kept no longer than
 `NDTMS_LINKER_MATCH_HORIZON_DAYS` after the episode's latest date). After each batch the queue
 is brought up to date (`services.linker.proposals.MatchBook`) and what changed goes out on
@@ -34,7 +36,7 @@ from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.topics import CANDIDATES, CONFIRMED, DECISIONS, MATCHING
 from ndtms.contract.transcoding import AvroTranscoder
 from ndtms.metrics import labelled
-from ndtms.stream.runner import Transaction
+from ndtms.stream.runner import NotHere, Transaction
 from ndtms.stream.state import Store, StoreSpec
 from services.linker.comparisons import Attributors
 from services.linker.match_model import default_model
@@ -96,7 +98,11 @@ class ProbableMatches:
     def assigned(self, stores: dict[str, Store[Any]], partitions: dict[str, list[int]]) -> None:
         """Rebuilt from what is committed whenever the partitions or their state change (an
         aborted transaction included: what it published in memory never went out)."""
-        self.held = 0 in partitions.get(EPISODES, [])
+        was_held, self.held = self.held, 0 in partitions.get(EPISODES, [])
+        if was_held and not self.held:
+            # The search moved to another instance: its gauge is that instance's to report.
+            OPEN.clear()
+            self.prisons_seen = set()
         self.book, self.published = MatchBook(self.model, self.grace_days), {}
         self.confirmed_sent = {}
         if self.held:
@@ -110,6 +116,11 @@ class ProbableMatches:
 
     def decide(self, message: Message, out: Transaction) -> None:
         """An operator's decision: kept, and the queue changed by it (the same decision again: nothing)."""
+        if not self.held:
+            # The member holding the search applies decisions; this one was given the decisions
+            # partition without it (assignments that disagree during a rolling upgrade). Held,
+            # never dead-lettered: a decision must not be lost.
+            raise NotHere("decisions are applied where the probable-match search is held")
         decision = out.decoded(message, self.decisions)
         if decision is None:
             return

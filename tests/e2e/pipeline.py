@@ -279,3 +279,15 @@ def links_once(ndtms: Ndtms, transfers: set[str]) -> dict[str, Any]:
         key: {k: v for k, v in value.items() if k != "decided_at"}
         for key, value in current_by_key(published).items()
     }
+
+
+def birth_dates_in(text: str, *people: Person) -> list[str]:
+    """Each of these people's dates of birth that `text` shows, in any form it could take
+    (a bare year would also match a timestamp's digits, as `…571983Z` once did)."""
+    found = []
+    for who in people:
+        born = who.date_of_birth
+        for form in (born.isoformat(), born.strftime("%d/%m/%Y"), born.strftime("%Y%m%d")):
+            if form in text:
+                found.append(form)
+    return found

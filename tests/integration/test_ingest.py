@@ -309,7 +309,7 @@ def test_an_objection_is_recorded_on_the_ledger_under_the_client_key_alone(
         "CMTY001",
         "provider_objection",
     )
-    assert "1985" not in erasure.model_dump_json()
+    assert "1985-03-02" not in erasure.model_dump_json() and "02/03/1985" not in erasure.model_dump_json()
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -76,8 +77,9 @@ def test_kubernetes_manifests_validate_against_the_api_schema(name: str, manifes
     kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
-def test_every_service_has_a_deployment_with_probes_and_requests() -> None:
-    deployments = {m["metadata"]["name"]: m for _, m in manifests() if m["kind"] == "Deployment"}  # type: ignore[index]
+def test_every_service_has_a_workload_with_probes_and_requests() -> None:
+    kinds = ("Deployment", "StatefulSet")
+    deployments = {m["metadata"]["name"]: m for _, m in manifests() if m["kind"] in kinds}  # type: ignore[index]
     assert set(deployments) == {"ingest", "validator", "journey", "linker"}
     for deployment in deployments.values():
         [container] = deployment["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
@@ -113,3 +115,30 @@ def test_alerts_and_dashboard_use_only_metrics_the_services_export() -> None:
     queries = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
     unknown = (referenced_metrics(alerts) | referenced_metrics(queries)) - exported
     assert not unknown, f"not exported by any service: {sorted(unknown)}"
+
+
+def test_stages_run_two_instances_named_by_their_stable_pod_names() -> None:
+    workloads = {(m["kind"], m["metadata"]["name"]): m for _, m in manifests()}  # type: ignore[index]
+    for stage in ("validator", "linker"):
+        spec: Any = workloads[("StatefulSet", stage)]["spec"]
+        assert spec["replicas"] == 2 and spec["serviceName"] == f"{stage}-pods"
+        [container] = spec["template"]["spec"]["containers"]
+        instance = next(e for e in container["env"] if e["name"] == "NDTMS_STREAM_INSTANCE_ID")
+        assert instance["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+        assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["state"]
+        budget: Any = workloads[("PodDisruptionBudget", stage)]["spec"]
+        assert budget["maxUnavailable"] == 1
+        assert workloads[("Service", f"{stage}-pods")]["spec"]["clusterIP"] == "None"  # type: ignore[index]
+    # Not safe to run twice yet (their stores are not shared): one each.
+    assert workloads[("Deployment", "ingest")]["spec"]["replicas"] == 1  # type: ignore[index]
+    assert workloads[("Deployment", "journey")]["spec"]["replicas"] == 1  # type: ignore[index]
+
+
+def test_the_configuration_names_every_service_for_ops_and_replicates_topics() -> None:
+    [config] = [m for _, m in manifests() if m["kind"] == "ConfigMap"]
+    data: Any = config["data"]
+    targets = json.loads(data["NDTMS_OPS_TARGETS"])
+    assert set(targets) == {"ingest", "validator", "journey", "linker"}
+    assert (data["NDTMS_TOPIC_REPLICATION_FACTOR"], data["NDTMS_TOPIC_MIN_INSYNC_REPLICAS"]) == ("3", "2")
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert set(json.loads(compose["services"]["journey"]["environment"]["NDTMS_OPS_TARGETS"])) == set(targets)
