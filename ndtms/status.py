@@ -61,6 +61,7 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
         probe.close()
     services: dict[str, Any] = {}
     metrics: dict[str, Series] = {}
+    last_published: dict[str, float] = {}
     every = instances(settings)
     for service in SERVICES:
         inputs = {t: topics[t] for t in service.input_topics if t in topics}
@@ -76,6 +77,10 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
             summed = metrics.setdefault(service.name, {})
             for series, value in scraped.items():
                 summed[series] = summed.get(series, 0.0) + value
+            # A time, not a count: the latest over the instances (each knows only its own).
+            seen = grouped(scraped, "ndtms_provider_last_published_timestamp_seconds", "provider")
+            for provider, at in seen.items():
+                last_published[provider] = max(at, last_published.get(provider, 0.0))
             listed.append(
                 {
                     "name": instance.name,
@@ -101,9 +106,7 @@ def collect(settings: PlatformSettings) -> dict[str, Any]:
         "at": time.time(),
         "services": services,
         # When the ingest service last accepted each provider's updates.
-        "providers_last_published": grouped(
-            metrics.get("ingest", {}), "ndtms_provider_last_published_timestamp_seconds", "provider"
-        ),
+        "providers_last_published": last_published,
         "topics": {
             name: {
                 "end_offsets": {str(p): o for p, o in ends.items()},

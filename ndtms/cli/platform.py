@@ -161,6 +161,11 @@ def rehearsal(platform: PlatformSettings, brokers: int | None, instances: int | 
     a cluster's size cannot change under its data, so a different --brokers is refused."""
     from ndtms.contract.settings import LOCAL_CLUSTER_FILE
 
+    if brokers and not platform.uses_local_kafka:
+        raise CommandFailed(
+            f"--brokers starts a local cluster, but KAFKA_BOOTSTRAP_SERVERS points at "
+            f"{platform.bootstrap_servers}: leave one of them out"
+        )
     now = (platform.local_broker_count, platform.local_instance_count)
     wanted = (brokers or now[0], instances or now[1])
     has_data = any(platform.state_dir.glob("kafka*/data/meta.properties"))

@@ -74,7 +74,21 @@ def publish_extract(
     progress: Callable[[int], None] = lambda rows_done: None,
 ) -> ExtractSummary:
     """Publish an extract's new and changed rows; a row whose consent was withdrawn is not
-    published but recorded as the client's objection (which erases them everywhere)."""
+    published but recorded as the client's objection (which erases them everywhere). One extract
+    of a provider at a time, whichever process runs it (`ExtractLedger.provider_lock`)."""
+    with ledger.provider_lock(provider):
+        return _publish_all(lines, provider, writer, ledger, recorded_at, objector, progress)
+
+
+def _publish_all(
+    lines: Iterable[bytes],
+    provider: str,
+    writer: RawTopicWriter,
+    ledger: ExtractLedger,
+    recorded_at: datetime,
+    objector: Objector,
+    progress: Callable[[int], None],
+) -> ExtractSummary:
     summary = ExtractSummary(provider)
     first_row: dict[str, int] = {}
     chunk: list[Parsed] = []

@@ -4,13 +4,22 @@ Kept in a small database (SQLite under the state folder by default, `NDTMS_INGES
 for a shared one) so that `ndtms publish extract.csv` and `POST /v1/extracts` on the same
 deployment derive the same revisions. A row is recorded only after the broker acknowledged
 its update: a crash in between republishes the same revision, which downstream applies once.
+
+One extract of a provider at a time (`provider_lock`), from planning its revisions to recording
+what was published, so two extracts sent at once (to two ingest instances, or the command and
+the API) give each changed row its own revision instead of the same one with two contents.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import BigInteger, Boolean, String, select
+from sqlalchemy import BigInteger, Boolean, String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ndtms.databases import engine_for
@@ -42,8 +51,34 @@ class ConsentRow(_Base):
 
 class ExtractLedger:
     def __init__(self, url: str):
+        self.url = url
         self.engine = engine_for(url)
         _Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def provider_lock(self, provider_id: str) -> Iterator[None]:
+        """Hold the provider's extracts to one at a time, across processes: a PostgreSQL advisory
+        lock on a shared ledger (released if the process dies: its session ends), a lock file
+        beside a SQLite one (the same machine's processes are all that can open it)."""
+        name = f"ndtms-extract|{provider_id}"
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as connection:
+                connection.execute(
+                    text("SELECT pg_advisory_lock(hashtextextended(:name, 0))"), {"name": name}
+                )
+                try:
+                    yield
+                finally:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), {"name": name}
+                    )
+            return
+        database = Path(self.url.removeprefix("sqlite:///")) if self.url.startswith("sqlite:///") else None
+        folder = database.parent if database is not None else Path(tempfile.gettempdir())
+        digest = hashlib.sha256(f"{self.url}|{name}".encode()).hexdigest()[:16]
+        with (folder / f".extract-{digest}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def held(self, provider_id: str, episode_ids: Iterable[str]) -> dict[str, Held]:
         ids = sorted(set(episode_ids))

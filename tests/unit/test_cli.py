@@ -180,3 +180,14 @@ def test_tail_help_names_every_topic_it_takes() -> None:
     for short in ("raw", "valid", "errors", "journeys", "links", "dlq", "audit", "erasures", "candidates"):
         assert short in shown, short
     assert "decisions" in " ".join(shown.split())
+
+
+def test_a_local_cluster_is_not_asked_for_beside_a_configured_one(tmp_path: Path) -> None:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "NDTMS_STATE_DIR": str(tmp_path)}
+    ndtms = str(Path(sys.executable).parent / "ndtms")
+    run = subprocess.run(
+        [ndtms, "up", "--brokers", "3"], capture_output=True, text=True, env=env, check=False
+    )
+    assert run.returncode == 2
+    assert "--brokers starts a local cluster, but KAFKA_BOOTSTRAP_SERVERS points at 127.0.0.1:1" in run.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing recorded
