@@ -128,15 +128,30 @@ def dead_letter_headers(service: str, reason: str, message: Message) -> Headers:
     ]
 
 
+# A broker away or a coordinator still loading after a restart: librdkafka does not flag these
+# local errors retriable, but asking again is exactly right. A stage died of `_TIMED_OUT` from
+# `committed()` while the group coordinator came back after a broker restart (a CI run saw it).
+TRANSIENT = frozenset(
+    {
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+    }
+)
+
+
 def retrying(call: Callable[[], None], attempts: int = 20) -> None:
-    """Repeat a transactional call while the broker says trying again may help (it is away)."""
+    """Repeat a call to the cluster while trying again may help (the broker or coordinator is away)."""
     for attempt in range(attempts):
         try:
             call()
             return
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
-            if not error.retriable() or attempt == attempts - 1:
+            if not (error.retriable() or error.code() in TRANSIENT) or attempt == attempts - 1:
                 raise
             log.warning("transaction call failed, retrying: %s", error)
             time.sleep(min(0.5 * 2**attempt, 5))

@@ -12,6 +12,7 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.metrics import LagSampler
 from ndtms.offsets import NoLeader, end_offset
 from ndtms.stream.claim import InstanceClaim, InstanceInUse
+from ndtms.stream.runner import retrying
 
 
 class ElectingCluster:
@@ -91,3 +92,29 @@ def test_each_instance_reports_the_lag_of_the_partitions_it_holds_and_forgets_th
     held.add(("in", 3))  # partitions 0 and 1 moved to another instance, 3 came here
     sampler.sample(Offsets())  # type: ignore[arg-type]
     assert [lag_of("lagtest", p) for p in range(4)] == [None, None, None, 10]
+
+
+class Flaky:
+    def __init__(self, failures: list[int]):
+        self.failures = failures
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.failures:
+            raise KafkaException(KafkaError(self.failures.pop(0)))
+
+
+def test_a_coordinator_coming_back_after_a_broker_restart_is_waited_for() -> None:
+    # Local errors librdkafka does not flag retriable, seen while a restarted broker's group
+    # coordinator loads: the stage asks again instead of dying.
+    call = Flaky([KafkaError._TIMED_OUT, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._TRANSPORT])
+    retrying(call)
+    assert call.calls == 4
+
+
+def test_an_error_that_asking_again_cannot_mend_is_raised_at_once() -> None:
+    call = Flaky([KafkaError._FENCED])
+    with pytest.raises(KafkaException):
+        retrying(call)
+    assert call.calls == 1
