@@ -36,3 +36,25 @@ def end_offset(consumer: Consumer, tp: TopicPartition, patience: float = 120, pa
             # The metadata refresh; if the cluster is still settling, the next try says so.
             with contextlib.suppress(KafkaException):
                 consumer.list_topics(tp.topic, timeout=5)
+
+
+class TopicMissing(RuntimeError):
+    """The topic is not on the cluster (`ndtms init` creates the platform's topics)."""
+
+
+def partition_count(consumer: Consumer, topic: str, patience: float = 60, pause: float = 0.5) -> int:
+    """How many partitions the topic has on the cluster (not the contract's default), waiting
+    out a cluster whose metadata is not ready yet."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            found = consumer.list_topics(topic, timeout=5).topics.get(topic)
+            if found is not None and found.error is None and found.partitions:
+                return len(found.partitions)
+            problem = "not on the cluster" if found is None else str(found.error or "no partitions")
+        except KafkaException as exc:
+            problem = str(exc)
+        if time.monotonic() > deadline:
+            raise TopicMissing(f"{topic}: {problem} (run `ndtms init` to create the platform's topics)")
+        log.warning("partitions of %s not known yet (%s); asking again", topic, problem)
+        time.sleep(pause)

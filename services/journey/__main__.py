@@ -12,9 +12,11 @@ from ndtms.audit import AuditTrail
 from ndtms.clocks import clock_from, system_clock, today_in_england
 from ndtms.contract.topics import VALID
 from ndtms.dashboard import Sampler
+from ndtms.leadership import Leadership
 from ndtms.logs import start_service_logging
 from ndtms.metrics import LagSampler
 from ndtms.reviewing import CandidateQueue, DecisionDesk, RecordIndex
+from ndtms.stream.claim import InstanceClaim, InstanceInUse
 from ndtms.web.serving import server_config
 from services.journey.http import create_app
 from services.journey.reports import MeasuresGauges
@@ -27,6 +29,20 @@ def main() -> None:
     settings = JourneySettings()
     start_service_logging("ndtms-journey", settings.uses_development_key)
     clock = clock_from(settings.clock_file)
+    database_url = settings.effective_database_url
+    if database_url.startswith("sqlite"):
+        # A store on this machine's disk: one instance (PostgreSQL makes the service scale out).
+        claim = InstanceClaim(
+            database_url,
+            "ndtms-journey",
+            "sqlite-store",
+            advice="one journey service per SQLite store: set NDTMS_DATABASE_URL to a shared "
+            "PostgreSQL database to run more",
+        )
+        try:
+            claim.take()
+        except InstanceInUse as exc:
+            raise SystemExit(f"journey: {exc}") from None
     processor = build_processor(settings, clock)
     processor.install_signal_handlers()
     LagSampler(settings, "journey", settings.journey_group_id, {VALID.name: VALID.partitions}).start()
@@ -38,7 +54,10 @@ def main() -> None:
     records.follow()
     review = Review(queue, records, DecisionDesk(settings, audit, clock), lambda: today_in_england(clock))
     gauges = MeasuresGauges(
-        processor.engine, lambda: today_in_england(clock), settings.measures_refresh_seconds
+        processor.engine,
+        lambda: today_in_england(clock),
+        settings.measures_refresh_seconds,
+        Leadership(processor.engine, "journey measures gauges").leading,
     )
     REGISTRY.register(gauges)
     gauges.start()

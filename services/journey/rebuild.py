@@ -60,8 +60,10 @@ def rebuild(
         wipe(session)
     # Erased people are known (and kept erased) before the first record is replayed.
     processor.follow_ledger()
+    processor.prepare()
+    partitions = range(processor.partitions)
+    processor.take(list(partitions))  # every partition: a live instance left running stops writing
     consumer = processor.consumer
-    partitions = range(VALID.partitions)
     ends = {
         p: consumer.get_watermark_offsets(TopicPartition(VALID.name, p), timeout=10)[1] for p in partitions
     }
@@ -92,9 +94,7 @@ def rebuild(
             with Session(processor.engine) as session, session.begin():
                 session.execute(delete(store.OutboxRow))
     finally:
-        consumer.close()
-        processor.ledger.close()
-        processor.producer.flush(30)
+        processor.close()
     with Session(processor.engine) as session:
         people = session.query(store.PersonRow).count()
         journeys = session.query(store.JourneyRow).count()

@@ -161,10 +161,19 @@ FIGURES: tuple[tuple[str, Callable[[MeasureRow], float | None]], ...] = (
 class MeasuresGauges(Collector):
     """The default period's rows as `ndtms_treatment_*` gauges (national and per provider)."""
 
-    def __init__(self, engine: Engine, today: Callable[[], date], interval: float):
+    def __init__(
+        self,
+        engine: Engine,
+        today: Callable[[], date],
+        interval: float,
+        leading: Callable[[], bool] = lambda: True,
+    ):
         self.engine = engine
         self.today = today
         self.interval = interval
+        # Of several instances on one store, only the leader exports the gauges: every instance
+        # would export the same national figures, and a sum over instances would multiply them.
+        self.leading = leading
         self.rows: list[MeasureRow] = []
         self.stopping = threading.Event()
 
@@ -174,8 +183,11 @@ class MeasuresGauges(Collector):
     def _run(self) -> None:
         while True:
             try:
-                with Session(self.engine) as session:
-                    self.rows = measure_rows(session, year_to(self.today()), Breakdown.PROVIDER)
+                if self.leading():
+                    with Session(self.engine) as session:
+                        self.rows = measure_rows(session, year_to(self.today()), Breakdown.PROVIDER)
+                else:
+                    self.rows = []
             except MeasuresIncomplete:
                 self.rows = []
             except Exception:  # the next round tries again; the API answers on its own

@@ -4,9 +4,15 @@ A batch's state changes, its outbox entries and the next offsets commit together
 outbox is then published and cleared. On (re)assignment the consumer starts from the
 offsets in the database, never from the broker's, which are kept only for lag reporting.
 
-Publication is exactly once: each outbox batch goes out in one Kafka transaction, every record
-carrying its outbox id in a header; on start the last ids on the topic (read committed) say
-which rows a crash left behind after publishing them, and those are forgotten, not resent.
+Several instances can share one PostgreSQL store: each owns the partitions the group gives it
+(`services.journey.ownership`: an epoch per partition, checked in the transaction of every
+batch, erasure and publication) and publishes its partitions' outbox rows with a transactional
+producer of that partition's own, so the next owner's producer fences a stalled one.
+
+Publication is exactly once: each outbox batch of a partition goes out in one Kafka
+transaction, every record carrying its outbox id and partition in headers; when an instance
+takes a partition, the last ids on the topics (read committed) say which of its rows a crash
+left behind after publishing them, and those are forgotten, not resent.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -34,23 +42,37 @@ from ndtms.clocks import Clock
 from ndtms.contract.audit import AuditEvent
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.journeys import ClientJourneys
+from ndtms.contract.partitioner import partition_of
 from ndtms.contract.topics import AUDIT, DLQ, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.databases import engine_for
 from ndtms.metrics import DEAD_LETTERS, PRODUCED, observe
+from ndtms.offsets import partition_count
 from ndtms.stream.erasures import LedgerEntry, LedgerFollower
 from ndtms.stream.runner import dead_letter_headers, retrying
 from ndtms.stream.service import instance_name
-from services.journey import measuring, store
+from services.journey import measuring, ownership, store
 from services.journey.records import client_journeys, span_from_json, span_of, span_to_json
 from services.journey.settings import JourneySettings
 
 log = logging.getLogger(__name__)
 OUTBOX_HEADER = "ndtms.journey.outbox_id"
+# The partition of ndtms.episodes.valid an outbox row belongs to (absent from records older
+# than partition ownership: their ids were one sequence over every partition).
+PARTITION_HEADER = "ndtms.journey.partition"
 
 APPLIED = Counter("ndtms_journey_updates_total", "Accepted episodes consumed, by outcome", ["outcome"])
 ERASED = Counter("ndtms_journey_erasures_total", "People erased from the journey store")
 WRITE_SECONDS = Histogram("ndtms_journey_store_write_seconds", "Time to apply and commit one batch")
+
+
+@dataclass
+class Owned:
+    """A partition this instance holds: the epoch it claimed it with, and its own publisher."""
+
+    epoch: int
+    publisher: Producer
+    active: bool = True  # False between a revocation and the assignment after it
 
 
 class JourneyProcessor:
@@ -84,34 +106,104 @@ class JourneyProcessor:
                 "fetch.min.bytes": 65536,
             }
         )
-        # Dead letters go out at once, outside any transaction; journeys through the publisher.
+        # Dead letters go out at once, outside any transaction; journeys through the publishers.
         self.producer = Producer(settings.producer_config())
-        instance = instance_name(settings, settings.journey_port)
-        self.publisher = Producer(
-            {**settings.producer_config(), "transactional.id": f"{settings.journey_group_id}-{instance}"}
-        )
-        self.publisher.init_transactions(30)
+        self.instance = instance_name(settings, settings.journey_port)
+        self.partitions = partition_count(self.consumer, VALID.name)
+        self.owned: dict[int, Owned] = {}
         with Session(engine) as session:
             self.store_name = store.store_name(session)
             self.erased = store.erased_people(session)
-            self.ledger_position = store.ledger_position(session)
         self.ledger = LedgerFollower(settings, settings.journey_group_id)
-        self.instance = instance
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def partition_of(self, client_key: str) -> int:
+        return partition_of(client_key, self.partitions)
+
+    # -- ownership ----------------------------------------------------------------------------
+
+    def take(self, partitions: Sequence[int]) -> dict[int, int]:
+        """Own these partitions: claim them in the store (fencing a former owner's writes),
+        fence its publisher, forget what it published, sweep them for erasures; the offsets
+        to read them from."""
+        kept = {
+            p for p in partitions if p in self.owned and self._epochs_held({p: self.owned[p].epoch}) == {p}
+        }
+        for p in kept:
+            self.owned[p].active = True
+        fresh = sorted(set(partitions) - kept)
+        for p in fresh:
+            self._release(p)
+        if fresh:
+            with Session(self.engine) as session, session.begin():
+                epochs = ownership.claim(session, fresh, self.instance)
+            for p in fresh:
+                # The same transactional id as every former owner of the partition: this
+                # aborts whatever transaction one left open, and fences it for good.
+                publisher = Producer(
+                    {
+                        **self.settings.producer_config(),
+                        "transactional.id": f"{self.settings.journey_group_id}-p{p}",
+                    }
+                )
+                retrying(partial(publisher.init_transactions, 30))
+                self.owned[p] = Owned(epochs[p], publisher)
+            self.fence(fresh)
+            self._sweep(fresh)
         with Session(self.engine) as session:
             offsets = store.stored_offsets(session, VALID.name)
+        log.info("partitions %s claimed, %s kept", fresh, sorted(kept))
+        return {p: offsets.get(p, OFFSET_BEGINNING) for p in partitions}
+
+    def _epochs_held(self, epochs: dict[int, int]) -> set[int]:
+        with Session(self.engine) as session, session.begin():
+            return ownership.still_held(session, epochs)
+
+    def _release(self, partition: int) -> None:
+        owned = self.owned.pop(partition, None)
+        if owned is not None:
+            owned.publisher.flush(5)  # nothing is in flight: publications are synchronous
+
+    def _held(self, session: Session, partitions: set[int]) -> set[int]:
+        """Which of these partitions this instance still owns, locked for this transaction.
+        One lost to another instance is given up here."""
+        epochs = {p: self.owned[p].epoch for p in partitions if p in self.owned and self.owned[p].active}
+        held = ownership.still_held(session, epochs)
+        for p in set(partitions) - held:
+            if p in self.owned:
+                log.warning("partition %d of %s is owned by another instance now: left to it", p, VALID.name)
+                self._release(p)
+                self.consumer.pause([TopicPartition(VALID.name, p)])
+        return held
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        offsets = self.take([tp.partition for tp in partitions])
         for tp in partitions:
-            tp.offset = offsets.get(tp.partition, OFFSET_BEGINNING)
+            tp.offset = offsets[tp.partition]
         consumer.assign(partitions)
+        for p in [p for p in self.owned if p not in offsets]:
+            self._release(p)
         log.info("assigned %s", [(tp.partition, tp.offset) for tp in partitions])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Kept (not released) until the next assignment: a partition given straight back needs
+        # no new claim, no new publisher and no fence. Nothing is applied or published meanwhile.
+        for tp in partitions:
+            if tp.partition in self.owned:
+                self.owned[tp.partition].active = False
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._release(tp.partition)
+
+    # -- the loop -----------------------------------------------------------------------------
 
     def run(self) -> None:
         self.follow_ledger()
-        self.consumer.subscribe([VALID.name], on_assign=self._on_assign)
+        self.prepare()
+        self.consumer.subscribe(
+            [VALID.name], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
         try:
-            self.fence()
-            self.publish_outbox()
             while not self.stopping.is_set():
                 messages = self.consumer.consume(self.settings.journey_batch_size, timeout=0.5)
                 self.apply_erasures(self.ledger.poll())
@@ -119,41 +211,71 @@ class JourneyProcessor:
                     self.apply_batch(messages)
                 self.publish_outbox()
         finally:
-            self.consumer.close()
-            self.ledger.close()
-            self.producer.flush(30)
+            self.close()
+
+    def close(self) -> None:
+        self.consumer.close()
+        for p in list(self.owned):
+            self._release(p)
+        self.ledger.close()
+        self.producer.flush(30)
+
+    def prepare(self) -> None:
+        """The store's ownership rows for every partition of the topic as the cluster has it."""
+        with Session(self.engine) as session, session.begin():
+            position = store.ledger_position(session)
+            ownership.prepare(session, self.partitions, position, self.partition_of)
 
     def follow_ledger(self) -> None:
-        """Read the erasure ledger to its end and erase whoever the store has not erased yet."""
+        """Read the erasure ledger to its end (its entries are swept partition by partition)."""
         self.ledger.catch_up()
-        self.apply_erasures(self.ledger.since(self.ledger_position))
 
-    def apply_erasures(self, entries: Sequence[LedgerEntry]) -> None:
-        """Each erasure in its own transaction: the person's rows go, the ledger position moves,
-        and the journeys tombstone and the receipt wait in the outbox (so they go out once)."""
+    def _sweep(self, partitions: Sequence[int]) -> None:
+        """Apply the ledger entries these partitions have not been swept for."""
+        with Session(self.engine) as session:
+            positions = ownership.erasure_positions(session, partitions)
+        start = min(positions.values(), default=0)
+        self.apply_erasures(
+            [
+                e
+                for e in self.ledger.since(start)
+                if e.offset >= positions.get(self.partition_of(e.erasure.client_key), start)
+            ],
+            only=set(partitions),
+        )
+
+    def apply_erasures(self, entries: Sequence[LedgerEntry], only: set[int] | None = None) -> None:
+        """Each erasure of a person on a partition this instance owns, in its own transaction:
+        the person's rows go, the partition's sweep position moves, and the journeys tombstone
+        and the receipt wait in the outbox (so they go out once). A person on another
+        instance's partition is that instance's to erase (or the next owner's, from the
+        partition's sweep position)."""
         for entry in entries:
-            if entry.offset < self.ledger_position:
-                continue
             client_key = entry.erasure.client_key
+            self.erased.add(client_key)
+            partition = self.partition_of(client_key)
+            if (only is not None and partition not in only) or partition not in self.owned:
+                continue
             now = self.clock()
             with Session(self.engine) as session, session.begin():
+                if partition not in self._held(session, {partition}):
+                    continue
                 removed = store.erase(session, client_key, entry.offset, entry.erasure.erased_at)
                 if removed:
-                    store.add_publications(session, [(client_key, None)])
+                    store.add_publications(session, [(client_key, None)], self.partition_of)
                 counts = {
                     "journey store rows deleted": removed,
                     f"tombstones on {JOURNEYS.name}": int(bool(removed)),
                 }
                 if entry.worth_a_receipt(removed, now):
                     receipt = self._receipt(entry, counts, now)
-                    store.add_publications(session, [(client_key, receipt)], topic=AUDIT.name)
-            self.erased.add(client_key)
-            self.ledger_position = entry.offset + 1
+                    store.add_publications(session, [(client_key, receipt)], self.partition_of, AUDIT.name)
+                ownership.swept_to(session, partition, entry.offset + 1)
             ERASED.inc()
 
     def _receipt(self, entry: LedgerEntry, counts: dict[str, int], now: datetime) -> bytes:
-        # One store holds every partition's people.
-        every = tuple(range(VALID.partitions))
+        # One store holds every partition's people, and a person's rows are all on one partition.
+        every = tuple(range(max(self.partitions, VALID.partitions)))
         return self.audit_codec.encode(
             entry.receipt("journey", self.instance, VALID.name, every, counts, now)
         )
@@ -176,12 +298,16 @@ class JourneyProcessor:
             return
         self.producer.flush(30)
         with WRITE_SECONDS.time(), Session(self.engine) as session, session.begin():
+            held_partitions = self._held(session, {m.partition() or 0 for m, _ in decoded})
+            decoded = [(m, a) for m, a in decoded if (m.partition() or 0) in held_partitions]
             # One read for every person in the batch, instead of one per record.
             held = store.episodes_of_people(session, {a.client_key for _, a in decoded if a is not None})
             written: dict[tuple[str, str, str], store.HeldEpisode] = {}
             offsets: dict[int, int] = {}
             for message, accepted in decoded:
-                if accepted is not None and accepted.client_key in self.erased:
+                if accepted is not None and (
+                    accepted.client_key in self.erased or accepted.client_key in self.ledger.erased
+                ):
                     APPLIED.labels("erased").inc()
                 elif accepted is not None and (episode := self._applied(held, accepted)) is not None:
                     written[(accepted.client_key, accepted.provider_id, accepted.episode_id)] = episode
@@ -207,8 +333,9 @@ class JourneyProcessor:
                 for client_key in sorted(store.save_people(session, records))
                 for record in [records[client_key]]
             ]
-            store.add_publications(session, publications)
-        self.consumer.commit(asynchronous=True)
+            store.add_publications(session, publications, self.partition_of)
+        if decoded:
+            self.consumer.commit(asynchronous=True)
 
     def _applied(self, held: store.HeldEpisodes, accepted: AcceptedEpisode) -> store.HeldEpisode | None:
         """The episode as held after this record, or None when the record changes nothing."""
@@ -223,52 +350,70 @@ class JourneyProcessor:
         APPLIED.labels("withdrawn" if accepted.deleted else "applied").inc()
         return episode
 
-    def fence(self) -> int:
-        """Forget outbox rows that are on `ndtms.journeys` already; the number forgotten."""
-        found = [
-            last_published_outbox_id(self.settings, t, self.store_name) for t in (JOURNEYS.name, AUDIT.name)
-        ]
-        last = max((f for f in found if f is not None), default=None)
-        if last is None:
-            return 0
+    def fence(self, partitions: Sequence[int]) -> int:
+        """Forget these partitions' outbox rows that are on the topics already; the number forgotten."""
+        found = last_published_outbox_ids(self.settings, (JOURNEYS.name, AUDIT.name), self.store_name)
+        forgotten = 0
         with Session(self.engine) as session, session.begin():
-            forgotten = store.forget_publications_through(session, last)
+            for p in self._held(session, set(partitions)):
+                last = max((found[k] for k in (p, None) if k in found), default=None)
+                if last is not None:
+                    forgotten += store.forget_publications_through(session, p, last)
         if forgotten:
             log.info("%d journey publications were out before a restart; not sent again", forgotten)
         return forgotten
 
     def publish_outbox(self) -> int:
-        """Publish waiting journeys in one transaction; the number published and forgotten."""
+        """Publish each owned partition's waiting rows in a transaction of its publisher; the
+        number published and forgotten."""
+        published = 0
+        for p, owned in sorted(self.owned.items()):
+            if owned.active:
+                published += self._publish_partition(p, owned)
+        return published
+
+    def _publish_partition(self, partition: int, owned: Owned) -> int:
         with Session(self.engine) as session:
-            rows = [(r.id, r.client_key, r.value, r.topic) for r in store.pending_publications(session)]
+            rows = [
+                (r.id, r.client_key, r.value, r.topic or JOURNEYS.name)
+                for r in store.pending_publications(session, partition)
+            ]
         if not rows:
             return 0
-        self.publisher.begin_transaction()
-        for row_id, client_key, value, topic in rows:
-            while True:
-                try:
-                    self.publisher.produce(
-                        topic or JOURNEYS.name,
-                        key=client_key.encode(),
-                        value=value,
-                        headers=[(OUTBOX_HEADER, f"{self.store_name}:{row_id}".encode())],
-                    )
-                    break
-                except BufferError:
-                    self.publisher.poll(0.05)
+        publisher = owned.publisher
         try:
-            retrying(lambda: self.publisher.commit_transaction(60))
+            publisher.begin_transaction()
+            for row_id, client_key, value, topic in rows:
+                headers: list[tuple[str, str | bytes | None]] = [
+                    (OUTBOX_HEADER, f"{self.store_name}:{row_id}".encode()),
+                    (PARTITION_HEADER, str(partition).encode()),
+                ]
+                while True:
+                    try:
+                        publisher.produce(topic, key=client_key.encode(), value=value, headers=headers)
+                        break
+                    except BufferError:
+                        publisher.poll(0.05)
+            retrying(lambda: publisher.commit_transaction(60))
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
+            if error.fatal():
+                # Fenced: another instance has taken the partition and its publisher.
+                log.warning(
+                    "publisher of partition %d fenced (%s): partition left to its new owner", partition, error
+                )
+                self.owned.pop(partition, None)
+                return 0
             if not error.txn_requires_abort():
                 raise
-            retrying(lambda: self.publisher.abort_transaction(60))
+            retrying(lambda: publisher.abort_transaction(60))
             log.warning("%d journey publications not committed (%s); will retry", len(rows), error)
             return 0
-        for topic in {row[3] or JOURNEYS.name for row in rows}:
-            PRODUCED.labels("journey", topic).inc(sum(1 for r in rows if (r[3] or JOURNEYS.name) == topic))
+        for topic in {row[3] for row in rows}:
+            PRODUCED.labels("journey", topic).inc(sum(1 for r in rows if r[3] == topic))
         with Session(self.engine) as session, session.begin():
-            store.forget_publications(session, [row[0] for row in rows])
+            if partition in self._held(session, {partition}):
+                store.forget_publications(session, [row[0] for row in rows])
         return len(rows)
 
     def _dead_letter(self, message: Message, reason: str) -> None:
@@ -281,15 +426,17 @@ class JourneyProcessor:
             signal.signal(signum, lambda *_: self.stopping.set())
 
 
-def last_published_outbox_id(
-    settings: JourneySettings, topic: str, store_name: str, tail: int = 2000
-) -> int | None:
-    """The highest outbox id of this store in the last records of each partition, read committed.
+def last_published_outbox_ids(
+    settings: JourneySettings, topics: Sequence[str], store_name: str, tail: int = 2000
+) -> dict[int | None, int]:
+    """The highest outbox id of this store in the last records of each partition of these
+    topics (read committed), by the partition header (None: records older than it, whose ids
+    ran over every partition).
 
     A transaction holds at most one outbox batch (1,000 rows), so its newest ids are among the
     last `tail` offsets of whichever partitions it wrote.
     """
-    found: int | None = None
+    found: dict[int | None, int] = {}
     reader = Consumer(
         {
             **settings.kafka_client_config(),
@@ -300,23 +447,29 @@ def last_published_outbox_id(
         }
     )
     try:
-        for partition in reader.list_topics(topic, timeout=30).topics[topic].partitions:
-            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-            if high <= low:
-                continue
-            reader.assign([TopicPartition(topic, partition, max(low, high - tail))])
-            at_end = False
-            while not at_end:
-                for message in reader.consume(1000, timeout=0.2):
-                    error = message.error()
-                    if error is not None:
-                        at_end = at_end or error.code() == KafkaError._PARTITION_EOF
-                        continue
-                    value = dict(message.headers() or []).get(OUTBOX_HEADER)
-                    if isinstance(value, bytes):
+        for topic in topics:
+            for partition in range(partition_count(reader, topic)):
+                low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+                if high <= low:
+                    continue
+                reader.assign([TopicPartition(topic, partition, max(low, high - tail))])
+                at_end = False
+                while not at_end:
+                    for message in reader.consume(1000, timeout=0.2):
+                        error = message.error()
+                        if error is not None:
+                            at_end = at_end or error.code() == KafkaError._PARTITION_EOF
+                            continue
+                        headers = dict(message.headers() or [])
+                        value = headers.get(OUTBOX_HEADER)
+                        if not isinstance(value, bytes):
+                            continue
                         name, _, row_id = value.decode().partition(":")
-                        if name == store_name:
-                            found = max(found or 0, int(row_id))
+                        if name != store_name:
+                            continue
+                        marked = headers.get(PARTITION_HEADER)
+                        key = int(marked.decode()) if isinstance(marked, bytes) else None
+                        found[key] = max(found.get(key, 0), int(row_id))
     finally:
         reader.close()
     return found

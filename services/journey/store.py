@@ -8,7 +8,7 @@ them, so a crash between commit and publish loses no publication either.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -104,12 +104,28 @@ class JourneyProviderRow(Base):
 class OutboxRow(Base):
     __tablename__ = "outbox"
     # Ids only grow, even after every row is deleted: the publication fence relies on it.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (Index("ix_outbox_partition_id", "partition", "id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_key: Mapped[str] = mapped_column(String(32))
     value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     topic: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: ndtms.journeys
+    # The person's partition of ndtms.episodes.valid: its owner publishes the row. None only in
+    # rows older than partition ownership, until the next start gives them one.
+    partition: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class JourneyPartitionRow(Base):
+    """Who owns a partition of ndtms.episodes.valid now (services.journey.ownership)."""
+
+    __tablename__ = "journey_partitions"
+
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Raised by each claim; every batch, erasure and publication checks it in its own transaction.
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The next offset of the erasure ledger not yet swept for this partition's people.
+    erasure_position: Mapped[int] = mapped_column(BigInteger)
 
 
 class ErasureRow(Base):
@@ -193,6 +209,7 @@ PEOPLE = Base.metadata.tables[PersonRow.__tablename__]
 JOURNEYS = Base.metadata.tables[JourneyRow.__tablename__]
 JOURNEY_PROVIDERS = Base.metadata.tables[JourneyProviderRow.__tablename__]
 OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
+PARTITIONS = Base.metadata.tables[JourneyPartitionRow.__tablename__]
 ERASURES = Base.metadata.tables[ErasureRow.__tablename__]
 MEASURE_EPISODES = Base.metadata.tables[MeasureEpisodeRow.__tablename__]
 MEASURE_INTERVENTIONS = Base.metadata.tables[MeasureInterventionRow.__tablename__]
@@ -227,9 +244,14 @@ HeldEpisodes = defaultdict[str, dict[tuple[str, str], HeldEpisode]]
 
 
 def _upsert(
-    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], update: Mapping[str, Any]
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    update: Mapping[str, Any],
+    where: Callable[[Any], Any] | None = None,
 ) -> None:
-    """Insert these rows, or update the given columns of those whose key exists (one statement)."""
+    """Insert these rows, or update the given columns of those whose key exists (one statement),
+    where `where(excluded)` holds when given."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
@@ -237,7 +259,9 @@ def _upsert(
     statement = insert(table)
     keys = [column.name for column in table.primary_key.columns]
     values = {name: value(statement.excluded) if callable(value) else value for name, value in update.items()}
-    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=values), list(rows))
+    condition = where(statement.excluded) if where is not None else None
+    upsert = statement.on_conflict_do_update(index_elements=keys, set_=values, where=condition)
+    session.execute(upsert, list(rows))
 
 
 def episodes_of_people(session: Session, client_keys: Iterable[str]) -> HeldEpisodes:
@@ -274,7 +298,12 @@ def save_episodes(session: Session, episodes: Mapping[tuple[str, str, str], Held
         for (client_key, provider_id, episode_id), held in sorted(episodes.items())
     ]
     columns = ("revision", "deleted", "span")
-    _upsert(session, EPISODES, rows, {c: _excluded(c) for c in columns})
+
+    # An older revision never replaces a newer one, whoever writes it.
+    def newer(excluded: Any) -> Any:
+        return EPISODES.c.revision < excluded.revision
+
+    _upsert(session, EPISODES, rows, {c: _excluded(c) for c in columns}, where=newer)
 
 
 def _excluded(column: str) -> Any:
@@ -381,12 +410,18 @@ def record_offsets(session: Session, topic: str, next_offsets: Mapping[int, int]
 
 
 def add_publications(
-    session: Session, publications: Sequence[tuple[str, bytes | None]], topic: str | None = None
+    session: Session,
+    publications: Sequence[tuple[str, bytes | None]],
+    partition: Callable[[str], int],
+    topic: str | None = None,
 ) -> None:
     """Queue these (client key, record or tombstone) for publishing, in this order (on `topic`,
-    `ndtms.journeys` when None)."""
+    `ndtms.journeys` when None), each under its person's partition."""
     if publications:
-        rows = [{"client_key": k, "value": value, "topic": topic} for k, value in publications]
+        rows = [
+            {"client_key": k, "value": value, "topic": topic, "partition": partition(k)}
+            for k, value in publications
+        ]
         session.execute(insert(OUTBOX), rows)
 
 
@@ -415,8 +450,13 @@ def episodes_of(session: Session, client_key: str) -> Sequence[EpisodeRow]:
     return session.scalars(select(EpisodeRow).where(EpisodeRow.client_key == client_key)).all()
 
 
-def pending_publications(session: Session, limit: int = 1000) -> Sequence[OutboxRow]:
-    return session.scalars(select(OutboxRow).order_by(OutboxRow.id).limit(limit)).all()
+def pending_publications(session: Session, partition: int, limit: int = 1000) -> Sequence[OutboxRow]:
+    query = select(OutboxRow).where(OutboxRow.partition == partition).order_by(OutboxRow.id).limit(limit)
+    return session.scalars(query).all()
+
+
+def every_pending_publication(session: Session) -> Sequence[OutboxRow]:
+    return session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
 
 
 def forget_publications(session: Session, ids: Sequence[int]) -> None:
@@ -431,7 +471,9 @@ def store_name(session: Session) -> str:
     return name
 
 
-def forget_publications_through(session: Session, last_id: int) -> int:
-    """Rows up to `last_id` are on the topic already; the number forgotten."""
-    result = session.execute(delete(OutboxRow).where(OutboxRow.id <= last_id))
+def forget_publications_through(session: Session, partition: int, last_id: int) -> int:
+    """The partition's rows up to `last_id` are on the topic already; the number forgotten."""
+    result = session.execute(
+        delete(OutboxRow).where(OutboxRow.partition == partition, OutboxRow.id <= last_id)
+    )
     return int(getattr(result, "rowcount", 0) or 0)

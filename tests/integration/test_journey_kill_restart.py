@@ -25,10 +25,11 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.databases import engine_for
+from ndtms.localrun.postgres import fresh_database
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.localrun.services import PROJECT_ROOT, service_environment
 from ndtms.status import end_offsets
-from services.journey import store
+from services.journey import ownership, store
 from services.journey.journeys import custody_periods_of, journeys_of
 from services.journey.records import span_of
 from tests.builders import accepted, community
@@ -146,9 +147,19 @@ def test_killed_mid_replay_and_restarted_nothing_is_lost_or_doubled(
         assert time.monotonic() < deadline, f"never caught up; log:\n{process.log_tail()}"
         time.sleep(0.2)
     time.sleep(2)  # the outbox drains after the commit
+    _assert_final(platform, engine, people, published_from)
+    assert killed_at[0] > 0
 
+
+def _assert_final(
+    platform: PlatformSettings,
+    engine: Any,
+    people: dict[str, list[AcceptedEpisode]],
+    published_from: dict[int, int],
+) -> None:
+    """The store and ndtms.journeys hold the rule applied by hand, each change published once."""
     with Session(engine) as session:
-        assert store.pending_publications(session) == []
+        assert store.every_pending_publication(session) == []
         for client_key, records in people.items():
             document = session.get(store.PersonRow, client_key)
             want = expected_record(records)
@@ -171,7 +182,77 @@ def test_killed_mid_replay_and_restarted_nothing_is_lost_or_doubled(
         want = expected_record(records)
         got = published.get(client_key)
         assert (None if got is None else {k: got[k] for k in PARTS}) == want
-    assert killed_at[0] > 0
+
+
+def test_two_instances_on_one_postgres_store_one_killed_mid_replay(
+    platform: PlatformSettings, postgres_server: str, tmp_path: Path
+) -> None:
+    """Partition-owned instances: each applies and publishes only the partitions it owns; a
+    SIGKILLed one's partitions move to the other, which fences its publisher and carries on."""
+    database_url = fresh_database(postgres_server, f"test_{time.time_ns()}")
+    reader = Consumer({**platform.kafka_client_config(), "group.id": "kill-start"})
+    published_from = end_offsets(reader, JOURNEYS.name, JOURNEYS.partitions)
+    reader.close()
+    rng = random.Random(67)
+    people = {f"{8_000_000 + n:032x}": person_records(rng, f"{8_000_000 + n:032x}", n) for n in range(600)}
+    codec = AvroTranscoder(registry_client(platform.registry_url), VALID, AcceptedEpisode)
+    producer = Producer(platform.producer_config())
+    for records in people.values():
+        for record in records:
+            producer.produce(VALID.name, key=record.client_key.encode(), value=codec.encode(record))
+    producer.flush(30)
+    probe = Consumer({**platform.kafka_client_config(), "group.id": "kill-probe"})
+    end = sum(end_offsets(probe, VALID.name, VALID.partitions).values())
+    probe.close()
+    engine = engine_for(database_url)
+    store.migrate(engine)
+
+    group = f"journey-pair-{time.time_ns()}"
+    argv = [sys.executable, "-m", "services.journey"]
+    processes = {}
+    for name, port in (("journey-a", 28712), ("journey-b", 28714)):
+        env = service_environment(platform) | {
+            "NDTMS_DATABASE_URL": database_url,
+            "NDTMS_JOURNEY_GROUP_ID": group,
+            "NDTMS_JOURNEY_PORT": str(port),
+            "NDTMS_JOURNEY_BATCH_SIZE": "50",
+            "NDTMS_STREAM_INSTANCE_ID": name,
+            "NDTMS_CREDENTIALS_FILE": str(tmp_path / "credentials.json"),
+        }
+        process = ManagedProcess(name, tmp_path / "run", tmp_path / "logs")
+        processes[name] = (process, env)
+    try:
+        for process, env in processes.values():
+            process.start(argv, env=env, cwd=PROJECT_ROOT)
+        deadline = time.monotonic() + 120
+        while len({o for o, _ in _owners(engine).values()}) < 2 or _stored_total(engine) == 0:
+            assert time.monotonic() < deadline, f"the pair never shared the work; {_owners(engine)}"
+            time.sleep(0.05)
+        killed, env = processes["journey-a"]
+        pid = killed.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        assert _stored_total(engine) < end, "the pair had finished before one was killed"
+        time.sleep(1)
+        killed.start(argv, env=env, cwd=PROJECT_ROOT)
+        deadline = time.monotonic() + 240
+        while _stored_total(engine) < end:
+            logs = {n: p.log_tail() for n, (p, _) in processes.items()}
+            assert time.monotonic() < deadline, f"never caught up; logs:\n{logs}"
+            time.sleep(0.2)
+        time.sleep(3)  # the outboxes drain after the commits
+        _assert_final(platform, engine, people, published_from)
+        owners = _owners(engine)
+        assert {owner for owner, _ in owners.values()} <= {"journey-a", "journey-b"}
+        assert all(epoch >= 1 for _, epoch in owners.values())
+    finally:
+        for process, _ in processes.values():
+            process.stop()
+
+
+def _owners(engine: Any) -> dict[int, tuple[str | None, int]]:
+    with Session(engine) as session:
+        return ownership.owners(session)
 
 
 def repeats(written: list[tuple[str, bytes | None]]) -> list[tuple[str, bytes | None]]:

@@ -93,4 +93,4 @@ def test_journeys_are_published_and_offsets_stored_with_the_state(
         episodes = store.episodes_of(session, client_key)
         assert sorted(e.episode_id for e in episodes) == ["JT1", "JT2"]
         assert sum(store.stored_offsets(session, VALID.name).values()) >= 3
-        assert store.pending_publications(session) == []
+        assert store.every_pending_publication(session) == []
