@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 
 from benchmarks.feeds import updates
 from benchmarks.running import benchmark_settings, parser_for, service_running
-from ndtms.access import CredentialStore
+from ndtms.access import credential_store
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import RAW
@@ -92,7 +92,7 @@ def main() -> None:
         base_settings = benchmark_settings(state)
         with platform_running(base_settings) as settings:
             providers = tuple(sorted({u.provider_id for u in feed} | {"BENCH01"}))
-            _, key = CredentialStore(settings.credential_store_path).issue(
+            _, key = credential_store(settings).issue(
                 "benchmark", providers, operations=False, now=datetime.now(UTC)
             )
             ceiling = reference(settings, feed)

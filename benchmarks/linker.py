@@ -4,7 +4,9 @@
 
 Starts its own broker and registry (ports 27092/27081, state in a temporary folder) and measures:
   1. linker alone: N accepted episodes pre-loaded on `ndtms.episodes.valid`; the linker process
-     from ready until its consumer group's lag is zero.
+     from ready until its consumer group's lag is zero; then (`--instances`, default 2) the same
+     with that many instances on a fresh broker, with each one's CPU and which holds the
+     national probable-match search.
      Reference: the consume->decode->encode->produce hop of `benchmarks.validator` over the same
      records.
   2. latency, once per stage commit interval (`--commit-seconds`, default 0.1 and 0.5): prison
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -33,10 +36,10 @@ from benchmarks.running import (
     BENCHMARK_PSEUDONYM_KEY,
     benchmark_settings,
     drained,
+    instances_running,
     parser_for,
-    service_running,
 )
-from benchmarks.validator import passthrough
+from benchmarks.validator import passthrough, per_thousand
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms.contract.links import TransferLink
 from ndtms.contract.pseudonyms import client_key
@@ -44,7 +47,7 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import LINKS, RAW, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.localrun.platform import platform_running
-from ndtms.localrun.services import start_all, stop_all
+from ndtms.localrun.services import Instance, start_all, stop_all
 from ndtms.offsets import end_offset
 from ndtms.synthetic import community_episode, person, prison_release
 from services.ingest.publishing import RawTopicWriter
@@ -75,11 +78,20 @@ def load_valid(settings: PlatformSettings, count: int, seed: int = 7) -> None:
     producer.flush(120)
 
 
-def linker_alone(settings: PlatformSettings) -> float:
-    with service_running("linker", settings):
+def linker_alone(settings: PlatformSettings, instances: int = 1) -> tuple[float, list[float], list[bool]]:
+    """Seconds until the group has drained its inputs; each instance's CPU, and whether it holds
+    the national probable-match search (it reports the open candidates)."""
+    with instances_running("linker", settings, instances) as running:
         started = time.perf_counter()
         drained(settings, ("linker",))
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        cpu = running.cpu_seconds()
+        group = [Instance(running.spec, i, instances) for i in range(instances)]
+        search = [
+            "ndtms_linker_candidates_open{" in httpx.get(f"{i.url(settings)}/metrics", timeout=10).text
+            for i in group
+        ]
+        return elapsed, cpu, search
 
 
 class LinkWatcher:
@@ -213,14 +225,20 @@ def main() -> None:
     parser.add_argument(
         "--commit-seconds", type=float, nargs="+", default=[0.1, 0.5], help="stage commit intervals to try"
     )
+    parser.add_argument("--instances", type=int, default=2, help="also run the linker alone with this many")
     args = parser.parse_args()
     latencies: dict[float, tuple[list[float], list[float]]] = {}
+    if args.instances > 1:
+        with tempfile.TemporaryDirectory() as state, platform_running(benchmark_settings(state)) as settings:
+            load_valid(settings, args.updates)
+            several_reference = passthrough(settings, args.updates, VALID.name)
+            several, several_cpu, search = linker_alone(settings, args.instances)
     with tempfile.TemporaryDirectory() as state:
         base = benchmark_settings(state)
         with platform_running(base) as settings:
             load_valid(settings, args.updates)
             reference = passthrough(settings, args.updates, VALID.name)
-            alone = linker_alone(settings)
+            alone, cpu, _ = linker_alone(settings)
             for run, commit in enumerate(args.commit_seconds):
                 tuned = settings.model_copy(update={"stream_commit_seconds": commit})
                 start_all(tuned)
@@ -233,6 +251,17 @@ def main() -> None:
     print(f"reference, confluent-kafka consume->decode->encode->produce hop: {rates['reference']:,.0f}/s")
     print(f"linker alone, one process (decode, state, outcomes, publish): {rates['linker alone']:,.0f}/s")
     print(f"linker / reference: {rates['linker alone'] / rates['reference']:.1%}")
+    print(f"  CPU: {per_thousand(cpu, args.updates)}")
+    if args.instances > 1:
+        hop, rate = args.updates / several_reference, args.updates / several
+        print(
+            f"{args.instances} linker instances, on a fresh broker: {rate:,.0f}/s beside a hop of "
+            f"{hop:,.0f}/s"
+        )
+        print(f"  {args.instances} instances / reference: {rate / hop:.1%}")
+        for n, (seconds, holds) in enumerate(zip(several_cpu, search, strict=True)):
+            role = " (holds the national search)" if holds else ""
+            print(f"  instance {n}: {per_thousand([seconds], args.updates)}{role}")
     for commit, (pipeline, roundtrip) in latencies.items():
         print(f"latency at {args.rate:g} updates/s for {args.seconds:g} s, commit every {commit:g} s:")
         print(f"  publish -> validator -> linker -> engaged link (read committed): {_percentiles(pipeline)}")

@@ -12,6 +12,9 @@ services, writes synthetic updates (5 % invalid) as JSONL files, and measures:
   - catch-up: the services started on those waiting updates, until all have consumed them;
   - end to end: N updates from the start of `ndtms publish` until the validator, linker and
     journey have consumed everything on their inputs (outputs committed).
+Each shape (`--shapes`, default `1x1 3x2`) runs all of it on a fresh cluster: one broker and
+one instance of every service, then the rehearsal of production (3 brokers, every topic with 3
+copies and min ISR 2, two instances of every service, the shared stores on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from benchmarks.feeds import updates
 from benchmarks.running import benchmark_settings, drained, parser_for
 from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.topic_layout import replication_for
 from ndtms.localrun.platform import platform_running
+from ndtms.localrun.postgres import LocalPostgres
 from ndtms.localrun.services import service_environment, start_all, stop_all
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
@@ -46,10 +51,12 @@ def write_feed(path: Path, count: int, seed: int) -> list[bytes]:
     return lines
 
 
-def raw_reference(settings: PlatformSettings, lines: list[bytes]) -> float:
+def raw_reference(settings: PlatformSettings, lines: list[bytes], replication: int = 1) -> float:
     admin = AdminClient(settings.kafka_client_config())
     for topic in ("bench.lines", "bench.lines.hop"):
-        admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])[topic].result()
+        admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=replication)])[
+            topic
+        ].result()
     started = time.perf_counter()
     producer = Producer(settings.producer_config())
     for n, line in enumerate(lines):
@@ -93,19 +100,24 @@ def publish(settings: PlatformSettings, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = parser_for(__doc__)
-    parser.set_defaults(updates=150_000)
-    parser.add_argument("--alone", type=int, default=50_000, help="lines published with no service running")
-    args = parser.parse_args()
-    n = args.updates
-    with tempfile.TemporaryDirectory() as state:
-        base = benchmark_settings(state)
-        with platform_running(base) as settings:
+def run_shape(state: str, brokers: int, instances: int, n: int, alone_lines: int) -> dict[str, float]:
+    """One run on a fresh cluster of `brokers` nodes with `instances` of every service."""
+    base = benchmark_settings(state).model_copy(
+        update={
+            "local_kafka_brokers": brokers,
+            "local_service_instances": instances,
+            "local_postgres_port": 27433,
+        }
+    )
+    postgres = LocalPostgres(base.state_dir, base.local_postgres_port) if instances > 1 else None
+    with platform_running(base) as settings:
+        if postgres is not None:
+            postgres.start()  # the stores the instances share
+        try:
             first, feed = Path(state) / "alone.jsonl", Path(state) / "feed.jsonl"
-            write_feed(first, args.alone, seed=29)
+            write_feed(first, alone_lines, seed=29)
             lines = write_feed(feed, n, seed=23)
-            reference = raw_reference(settings, lines)
+            reference = raw_reference(settings, lines, replication_for(brokers).factor)
             alone = publish(settings, first)
             start_all(settings)
             try:
@@ -118,13 +130,49 @@ def main() -> None:
                 settled = time.perf_counter() - began
             finally:
                 stop_all(settings)
-    m = args.alone
-    print(f"reference, raw produce of {n:,} lines + one consume->produce hop: {n / reference:,.0f} updates/s")
-    print(f"ndtms publish FILE.jsonl alone, {m:,} lines (shape checks, Avro, acks): {m / alone:,.0f} lines/s")
-    print(f"catch-up, validator + linker + journey on those {m:,} waiting updates: {m / backlog:,.0f}/s")
-    print(f"end to end, {n:,} updates (5 % invalid), ndtms publish -> validator -> linker + journey settled:")
-    share = reference / settled
-    print(f"  {n / settled:,.0f} updates/s, {share:.1%} of the reference (publish took {published:.0f} s)")
+        finally:
+            if postgres is not None:
+                postgres.stop()
+    return {
+        "reference": reference,
+        "alone": alone,
+        "backlog": backlog,
+        "published": published,
+        "settled": settled,
+    }
+
+
+def main() -> None:
+    parser = parser_for(__doc__)
+    parser.set_defaults(updates=150_000)
+    parser.add_argument("--alone", type=int, default=50_000, help="lines published with no service running")
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        default=["1x1", "3x2"],
+        help="BROKERSxINSTANCES to run, each on a fresh cluster (3x2: the rehearsal of production)",
+    )
+    args = parser.parse_args()
+    n, m = args.updates, args.alone
+    for shape in args.shapes:
+        brokers, instances = (int(part) for part in shape.split("x"))
+        with tempfile.TemporaryDirectory() as state:
+            run = run_shape(state, brokers, instances, n, m)
+        print(f"{brokers} broker(s), {instances} instance(s) of every service:")
+        reference, settled = run["reference"], run["settled"]
+        rows = [
+            f"reference, raw produce of {n:,} lines + one consume->produce hop: "
+            f"{n / reference:,.0f} updates/s",
+            f"ndtms publish FILE.jsonl alone, {m:,} lines (shape checks, Avro, acks): "
+            f"{m / run['alone']:,.0f} lines/s",
+            f"catch-up, validator + linker + journey on those {m:,} waiting updates: "
+            f"{m / run['backlog']:,.0f}/s",
+            f"end to end, {n:,} updates (5 % invalid), ndtms publish -> validator -> linker + journey "
+            f"settled: {n / settled:,.0f} updates/s, {reference / settled:.1%} of the reference "
+            f"(publish took {run['published']:.0f} s)",
+        ]
+        for row in rows:
+            print(f"  {row}")
 
 
 if __name__ == "__main__":

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Consumer
 
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE, INTERNAL
-from ndtms.localrun.services import SERVICES, ServiceSpec, health, process_of, service_environment
+from ndtms.localrun.services import SERVICES, Instance, ServiceSpec, health_of
 from ndtms.status import end_offsets, group_lag
 
 BENCHMARK_PSEUDONYM_KEY = "benchmark-key"
@@ -23,17 +25,52 @@ PARTITIONS = {spec.name: spec.partitions for spec in (*CATALOGUE, *INTERNAL)}
 @contextmanager
 def service_running(name: str, settings: PlatformSettings) -> Iterator[ServiceSpec]:
     """One service as its own process, ready when entered, stopped (by PID) on exit."""
+    with instances_running(name, settings, 1) as running:
+        yield running.spec
+
+
+@dataclass
+class Running:
+    spec: ServiceSpec
+    pids: list[int]
+
+    def cpu_seconds(self) -> list[float]:
+        """CPU (user + system) each instance has used so far, from /proc."""
+        return [cpu_seconds(pid) for pid in self.pids]
+
+
+@contextmanager
+def instances_running(
+    name: str, settings: PlatformSettings, count: int, extra: Mapping[str, str] | None = None
+) -> Iterator[Running]:
+    """`count` instances of a service as the rehearsal runs them (own ports, state folders and
+    instance ids; one instance is the service as `ndtms up` runs it), ready when entered,
+    stopped by PID on exit. `extra`: environment over theirs (a store's address, a group id)."""
     spec = next(s for s in SERVICES if s.name == name)
-    process = process_of(spec, settings)
-    process.start([sys.executable, "-m", spec.module], env=service_environment(settings))
+    group = [Instance(spec, index, count) for index in range(count)]
+    processes = [instance.process(settings) for instance in group]
     try:
-        while health(spec, settings) != "ready":
-            if process.pid() is None:
-                raise SystemExit(f"{name} exited:\n{process.log_tail()}")
-            time.sleep(0.05)
-        yield spec
+        pids = [
+            process.start(
+                [sys.executable, "-m", spec.module], env={**instance.environment(settings), **(extra or {})}
+            )
+            for instance, process in zip(group, processes, strict=True)
+        ]
+        for instance, process in zip(group, processes, strict=True):
+            while health_of(instance.url(settings), spec) != "ready":
+                if process.pid() is None:
+                    raise SystemExit(f"{instance.name} exited:\n{process.log_tail()}")
+                time.sleep(0.05)
+        yield Running(spec, pids)
     finally:
-        process.stop()
+        for process in processes:
+            process.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def drained(settings: PlatformSettings, names: tuple[str, ...], timeout: float = 900) -> None:

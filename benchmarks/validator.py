@@ -1,13 +1,16 @@
-"""Validated updates per second for one validator process, beside a raw consume-produce pass-through.
+"""Validated updates per second for one and for two validator processes, beside a raw
+consume-produce pass-through measured on the same broker.
 
-    python -m benchmarks.validator [--updates N]
+    python -m benchmarks.validator [--updates N] [--instances 1 2]
 
 Starts its own broker and registry (ports 27092/27081, state in a temporary folder), loads N
 updates onto `ndtms.episodes.raw`, then measures, on the same records:
   - reference: one confluent-kafka consumer reading raw, decoding each value with fastavro,
     encoding it again and producing it to a scratch topic (no rules, no state): the ceiling for
     a Python stream hop;
-  - validator: the real service process, from ready until its consumer group's lag is zero.
+  - validator: the real service, one process or two in one group (each instance id, port and
+    state folder its own, as the rehearsal runs them), from ready until the group's lag is zero,
+    with the CPU each process used. Each instance count gets a fresh broker and feed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from benchmarks.feeds import updates
-from benchmarks.running import benchmark_settings, drained, parser_for, service_running
+from benchmarks.running import benchmark_settings, drained, instances_running, parser_for
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE, RAW
@@ -85,27 +88,40 @@ def passthrough(settings: PlatformSettings, count: int, source: str = RAW.name) 
     return elapsed
 
 
-def validator(settings: PlatformSettings) -> float:
-    with service_running("validator", settings):
+def validator(settings: PlatformSettings, instances: int = 1) -> tuple[float, list[float]]:
+    """Seconds until the validator's group has drained the raw topic, and each instance's CPU."""
+    with instances_running("validator", settings, instances) as running:
         started = time.perf_counter()
         drained(settings, ("validator",))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, running.cpu_seconds()
 
 
 def main() -> None:
     parser = parser_for(__doc__)
+    parser.add_argument("--instances", type=int, nargs="+", default=[1, 2], help="instances to try")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as state:
-        base = benchmark_settings(state)
-        with platform_running(base) as settings:
-            load(settings, args.updates)
-            reference = passthrough(settings, args.updates)
-            validated = validator(settings)
-    reference_rate, validator_rate = args.updates / reference, args.updates / validated
     print(f"updates: {args.updates}")
-    print(f"reference, confluent-kafka consume->decode->encode->produce hop: {reference_rate:,.0f} updates/s")
-    print(f"validator, decode + rules + forward + report, one process: {validator_rate:,.0f} updates/s")
-    print(f"validator / reference: {validator_rate / reference_rate:.1%}")
+    for count in args.instances:
+        # A fresh broker for each count: the group and its state start from nothing every time.
+        with tempfile.TemporaryDirectory() as state:
+            base = benchmark_settings(state)
+            with platform_running(base) as settings:
+                load(settings, args.updates)
+                reference = passthrough(settings, args.updates)
+                validated, cpu = validator(settings, count)
+        reference_rate, validator_rate = args.updates / reference, args.updates / validated
+        print(f"{count} instance(s):")
+        print(
+            "  reference, confluent-kafka consume->decode->encode->produce hop: "
+            f"{reference_rate:,.0f} updates/s"
+        )
+        print(f"  validator, decode + rules + forward + report: {validator_rate:,.0f} updates/s")
+        print(f"  validator / reference: {validator_rate / reference_rate:.1%}")
+        print(f"  CPU per instance: {per_thousand(cpu, args.updates)}")
+
+
+def per_thousand(cpu: list[float], updates: int) -> str:
+    return ", ".join(f"{1000 * seconds / updates * 1000:,.0f} ms per 1,000 updates" for seconds in cpu)
 
 
 if __name__ == "__main__":

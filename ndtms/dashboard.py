@@ -14,7 +14,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ HOUR = 3600.0
 UPLOT = Path(__file__).parent / "vendor" / "uplot"
 PAGE = Path(__file__).with_name("dashboard.html")
 OPEN_CANDIDATES = "ndtms_linker_candidates_open"
+# The label the sampler gives each sample: the address of the instance that served it.
+INSTANCE_LABEL = "ndtms_instance"
 
 
 def dashboard_page() -> str:
@@ -75,6 +77,22 @@ def grouped(series: Series, name: str, label: str, **labels: str) -> dict[str, f
     return grouped
 
 
+def one_instance(series: Series, prefix: str) -> Series:
+    """The series whose names start with `prefix` as one instance serves them (the first, by
+    address): for figures every instance serves whole, which a sum over instances would multiply."""
+    instances = sorted(
+        dict(labels).get(INSTANCE_LABEL, "") for name, labels in series if name.startswith(prefix)
+    )
+    if not instances:
+        return {}
+    chosen = instances[0]
+    return {
+        (name, labels): value
+        for (name, labels), value in series.items()
+        if name.startswith(prefix) and dict(labels).get(INSTANCE_LABEL, "") == chosen
+    }
+
+
 def summary(readings: list[Reading], services: list[str], now: float) -> dict[str, Any]:
     """What the page draws, from readings oldest first (pure)."""
     throughput: dict[str, list[list[float]]] = {s: [] for s in services}
@@ -92,6 +110,8 @@ def summary(readings: list[Reading], services: list[str], now: float) -> dict[st
         for service in services:
             lag[service].append([reading.at, total(reading.series, "ndtms_consumer_lag", service=service)])
     latest = readings[-1] if readings else Reading(now, {}, {})
+    # Every linker instance serves the same national indicator: read it from one of them.
+    national_view = one_instance(latest.series, "ndtms_continuity_of_care_")
     return {
         "at": latest.at,
         "up": latest.up,
@@ -100,7 +120,7 @@ def summary(readings: list[Reading], services: list[str], now: float) -> dict[st
         "findings": dict(sorted(grouped(latest.series, "ndtms_validator_findings_total", "rule").items())),
         "rule_descriptions": descriptions(),
         "dead_letters": total(latest.series, "ndtms_dlq_records_total"),
-        "indicator": {scope: _indicator(latest.series, scope) for scope in ("national", "prison", "la")},
+        "indicator": {scope: _indicator(national_view, scope) for scope in ("national", "prison", "la")},
         "matches_open": dict(sorted(grouped(latest.series, OPEN_CANDIDATES, "prison").items())),
         "measures": _measures(latest.series),
     }
@@ -160,12 +180,21 @@ def _indicator(series: Series, scope: str) -> list[dict[str, Any]]:
 
 
 class Sampler:
-    """Scrapes the services in a thread; keeps an hour of readings."""
+    """Scrapes every instance of every service in a thread; keeps an hour of readings.
+
+    Each sample is labelled with the address it came from, so the same series from two
+    instances add up (records consumed, the lag of the partitions each holds) instead of one
+    replacing the other. A service is up when every one of its instances answers."""
 
     def __init__(
-        self, targets: Mapping[str, str], interval: float = 15.0, clock: Callable[[], float] = time.time
+        self,
+        targets: Mapping[str, str | Sequence[str]],
+        interval: float = 15.0,
+        clock: Callable[[], float] = time.time,
     ):
-        self.targets = dict(targets)
+        self.targets = {
+            name: [where] if isinstance(where, str) else list(where) for name, where in targets.items()
+        }
         self.interval = interval
         self.clock = clock
         self.readings: deque[Reading] = deque(maxlen=int(HOUR / interval) + 1)
@@ -185,13 +214,19 @@ class Sampler:
     def sample(self, client: httpx.Client) -> None:
         series: Series = {}
         up: dict[str, bool] = {}
-        for name, url in self.targets.items():
-            try:
-                response = client.get(f"{url}/metrics")
-                series |= parse(response.text)
-                up[name] = response.status_code == 200
-            except httpx.HTTPError:
-                up[name] = False
+        for name, urls in self.targets.items():
+            up[name] = True
+            for url in urls:
+                try:
+                    response = client.get(f"{url}/metrics")
+                except httpx.HTTPError:
+                    up[name] = False
+                    continue
+                up[name] = up[name] and response.status_code == 200
+                series |= {
+                    (metric, labels | {(INSTANCE_LABEL, url)}): value
+                    for (metric, labels), value in parse(response.text).items()
+                }
         with self._lock:
             self.readings.append(Reading(self.clock(), series, up))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
 
 
 def engine_for(url: str) -> Engine:
@@ -25,3 +27,23 @@ def engine_for(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def schema_changes(engine: Engine, name: str) -> Iterator[Connection]:
+    """A transaction in which to create or migrate tables that several instances starting at
+    once would otherwise create side by side (PostgreSQL refuses the second CREATE TABLE with a
+    duplicate key, and the instance dies): a transaction-scoped advisory lock makes them take
+    turns, and the second finds the tables made. SQLite serialises writers by itself."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                {"name": f"ndtms-schema|{name}"},
+            )
+        yield connection
+
+
+def create_tables(engine: Engine, metadata: MetaData, name: str) -> None:
+    with schema_changes(engine, name) as connection:
+        metadata.create_all(connection)

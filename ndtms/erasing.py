@@ -18,12 +18,19 @@ from ndtms.audit import Audit
 from ndtms.clocks import Clock
 from ndtms.contract.audit import AuditAction, AuditEvent
 from ndtms.contract.episodes import Sex
-from ndtms.contract.erasures import ErasureOrigin, ErasureReceipt, ErasureRecorded, ErasureTally
+from ndtms.contract.erasures import (
+    CONFIRMING,
+    ErasureOrigin,
+    ErasureReceipt,
+    ErasureRecorded,
+    ErasureTally,
+)
 from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import AUDIT, ERASURES
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.delivery import NotDelivered, deliver
+from ndtms.offsets import partition_count
 
 
 class ErasureNotRecorded(RuntimeError):
@@ -84,7 +91,6 @@ def await_receipts(
 ) -> ErasureTally:
     """Read `ndtms.audit` from `audit_from` until every service has confirmed, or `timeout` passes."""
     codec = AvroTranscoder(registry_client(settings.registry_url), AUDIT, AuditEvent)
-    tally = ErasureTally(ledger_offset=ledger_offset)
     reader = Consumer(
         {
             **settings.kafka_client_config(),
@@ -93,6 +99,10 @@ def await_receipts(
             "isolation.level": "read_committed",
             "fetch.wait.max.ms": 100,
         }
+    )
+    inputs = sorted({topic for _, topic in CONFIRMING})
+    tally = ErasureTally(
+        ledger_offset=ledger_offset, partitions={topic: partition_count(reader, topic) for topic in inputs}
     )
     reader.assign([TopicPartition(AUDIT.name, 0, audit_from)])
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ndtms.access import Credential, CredentialStore, UnknownCredential
+from ndtms.access import Credential, Credentials, UnknownCredential, credential_store
 from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 
@@ -25,7 +25,7 @@ def operator_key_file(settings: PlatformSettings) -> Path:
 
 def ensure_local_operator(settings: PlatformSettings) -> Path:
     """An operations key for this machine's `ndtms` commands, kept in state/operator.key (0600)."""
-    store = CredentialStore(settings.credential_store_path)
+    store = credential_store(settings)
     path = operator_key_file(settings)
     if path.exists() and store.authenticate(path.read_text(encoding="utf-8").strip()) is not None:
         return path
@@ -56,7 +56,7 @@ def describe(credential: Credential) -> str:
     return f"{credential.name}; providers: {', '.join(credential.providers) or '-'}; operations role: {role}"
 
 
-def audited_issue(platform: PlatformSettings, store: CredentialStore, credential: Credential) -> None:
+def audited_issue(platform: PlatformSettings, store: Credentials, credential: Credential) -> None:
     """A key counts only once its issue is on the audit trail; otherwise it is revoked at once."""
     from ndtms.audit import AuditUnavailable
     from ndtms.contract.audit import AuditAction
@@ -73,7 +73,7 @@ def audited_issue(platform: PlatformSettings, store: CredentialStore, credential
 
 def cmd_credentials(args: argparse.Namespace) -> int:
     platform = settings()
-    store = CredentialStore(platform.credential_store_path)
+    store = credential_store(platform)
     now = datetime.now(UTC)
     if args.action == "issue":
         try:

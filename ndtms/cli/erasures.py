@@ -13,7 +13,7 @@ import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ndtms.access import Credential, CredentialStore
+from ndtms.access import Credential, credential_store
 from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 from ndtms.cli.credentials import operator_key
@@ -49,7 +49,7 @@ def parse_attributors(text: str) -> tuple[str, str, date, Sex]:
 
 
 def operations_credential(platform: PlatformSettings) -> Credential:
-    credential = CredentialStore(platform.credential_store_path).authenticate(operator_key(platform))
+    credential = credential_store(platform).authenticate(operator_key(platform))
     if credential is None:
         raise CommandFailed("the API key is unknown or revoked: erasing needs an operations key")
     if not credential.operations:

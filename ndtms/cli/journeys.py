@@ -102,18 +102,20 @@ def cmd_journeys(args: argparse.Namespace) -> int:
 
 def rebuild_store(platform: PlatformSettings, args: argparse.Namespace) -> int:
     from ndtms.clocks import clock_from
-    from ndtms.localrun.services import SERVICES, process_of, start_all
+    from ndtms.localrun.services import instances, start_all
     from services.journey.rebuild import rebuild
     from services.journey.settings import JourneySettings
 
-    journey = next(s for s in SERVICES if s.name == "journey")
     journey_settings = JourneySettings(**platform.model_dump())
     if args.into:
         journey_settings = journey_settings.model_copy(update={"database_url": args.into})
         summary = rebuild(journey_settings, clock_from(platform.clock_file), publish=False)
     else:
-        process = process_of(journey, platform)
-        was_running = process.stop(timeout=30)
+        # Every local instance stops first: a rebuild in place claims every partition.
+        stopped = [
+            i.process(platform).stop(timeout=30) for i in instances(platform) if i.spec.name == "journey"
+        ]
+        was_running = any(stopped)
         try:
             summary = rebuild(journey_settings, clock_from(platform.clock_file), publish=True)
         finally:

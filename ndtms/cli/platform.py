@@ -16,10 +16,13 @@ from ndtms.contract.topics import CATALOGUE, WITH_ATTRIBUTORS, resolve
 if TYPE_CHECKING:
     from ndtms.contract.settings import PlatformSettings
     from ndtms.localrun.kafka import LocalCluster
+    from ndtms.localrun.postgres import LocalPostgres
     from ndtms.localrun.registry import LocalRegistry
 
 
-def started(server: LocalCluster | LocalRegistry, name: str, running: bool | None = None) -> str:
+def started(
+    server: LocalCluster | LocalRegistry | LocalPostgres, name: str, running: bool | None = None
+) -> str:
     """Start a local server (every node of a cluster) unless it runs already, and say which, with
     where it answers. `running`: whether it ran before the caller launched it."""
     if running is None:
@@ -81,6 +84,11 @@ def bring_up(platform: PlatformSettings, warn: bool = True) -> None:
         print(f"Schema registry: {started(registry, 'registry', registry_ran)}")
     else:
         print(f"Schema registry: using {platform.registry_url}")
+    if platform.shared_local_database("journey") is not None:
+        from ndtms.localrun.postgres import LocalPostgres
+
+        postgres = LocalPostgres(platform.state_dir, platform.local_postgres_port)
+        print(f"PostgreSQL (the stores instances share): {started(postgres, 'database server')}")
     report_topics(platform)
     register_schemas(platform)
     key_file = ensure_local_operator(platform)
@@ -132,6 +140,7 @@ def report_topics(platform: PlatformSettings) -> None:
             platform.raw_retention_days,
             platform.topic_replication_factor,
             platform.topic_min_insync_replicas,
+            platform.topic_partitions,
         )
     except (ClusterUnreachable, TopicLayoutRefused) as exc:
         raise CommandFailed(str(exc)) from exc
@@ -194,6 +203,10 @@ def cmd_down(_args: argparse.Namespace) -> int:
         print("Schema registry stopped")
     if platform.uses_local_kafka and LocalCluster(platform).stop():
         print("Kafka stopped")
+    from ndtms.localrun.postgres import LocalPostgres
+
+    if LocalPostgres(platform.state_dir, platform.local_postgres_port).stop():
+        print("PostgreSQL stopped")
     return 0
 
 
@@ -254,7 +267,7 @@ def register(sub: Any) -> None:
         type=int,
         choices=range(1, 5),
         metavar="N",
-        help="N instances of the validator and the linker (ingest and journey: one, for now)",
+        help="N instances of every service (N > 1: their shared stores in a local PostgreSQL)",
     )
     up.set_defaults(func=cmd_up)
     command(sub, "init").set_defaults(func=cmd_init)

@@ -104,6 +104,9 @@ class ErasureTally(BaseModel):
     ledger_offset: int
     covered: dict[tuple[str, str], set[int]] = Field(default_factory=dict)
     removed: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # How many partitions each input has on the cluster (the catalogue's counts when not told):
+    # a topic made with more partitions than the catalogue's needs every one of them covered.
+    partitions: dict[str, int] = Field(default_factory=dict)
 
     def add(self, receipt: ErasureReceipt) -> None:
         if receipt.ledger_offset != self.ledger_offset:
@@ -118,7 +121,8 @@ class ErasureTally(BaseModel):
         waiting = [
             service
             for (service, topic), partitions in CONFIRMING.items()
-            if not set(range(partitions)) <= self.covered.get((service, topic), set())
+            if not set(range(self.partitions.get(topic, partitions)))
+            <= self.covered.get((service, topic), set())
         ]
         return list(dict.fromkeys(waiting))
 

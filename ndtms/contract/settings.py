@@ -24,6 +24,12 @@ LOCAL_KAFKA_PORT = 19092
 # What `ndtms up --brokers N` chose, in the state folder, for every later command.
 LOCAL_CLUSTER_FILE = "local-cluster.json"
 LOCAL_REGISTRY_PORT = 18081
+LOCAL_POSTGRES_PORT = 18432
+
+
+def local_database_url(port: int, database: str) -> str:
+    """A database of the rehearsal's PostgreSQL server (ndtms.localrun.postgres.LocalPostgres)."""
+    return f"postgresql+psycopg://ndtms@127.0.0.1:{port}/{database}"
 
 
 class PlatformSettings(BaseSettings):
@@ -56,6 +62,8 @@ class PlatformSettings(BaseSettings):
     # Instances of each service `ndtms up` runs (`--instances N`, recorded likewise).
     local_service_instances: int | None = Field(default=None, ge=1, le=4)
     local_registry_port: int = LOCAL_REGISTRY_PORT
+    # The rehearsal's PostgreSQL (`ndtms up --instances N`, N > 1): the stores instances share.
+    local_postgres_port: int = LOCAL_POSTGRES_PORT
     # Where each service listens for health, metrics and its API (all on loopback by default).
     service_host: str = "127.0.0.1"
     ingest_port: int = 18700
@@ -71,8 +79,13 @@ class PlatformSettings(BaseSettings):
     # and 2 on a cluster of 3 brokers or more, 1 and 1 on fewer; see ndtms.contract.topic_layout).
     topic_replication_factor: int | None = Field(default=None, ge=1, le=9)
     topic_min_insync_replicas: int | None = Field(default=None, ge=1, le=9)
-    # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir.
+    # Partitions of every topic partitioned by person when it is created (unset: the catalogue's
+    # six); the ceiling of instances per stage. Existing topics keep theirs (see ndtms init).
+    topic_partitions: int | None = Field(default=None, ge=1, le=1000)
+    # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir,
+    # or a table of this database (SQLAlchemy URL) when instances run on several machines.
     credentials_file: Path | None = None
+    credentials_url: str | None = None
     # Stream stages: how often a stage commits its transaction (outputs become visible downstream
     # then), how many records it takes per poll, and its instance name within the group (the
     # transactional id; stable across restarts so a restart aborts what a crash left open).
@@ -130,6 +143,13 @@ class PlatformSettings(BaseSettings):
         if self.local_service_instances is not None:
             return self.local_service_instances
         return self._recorded("instances")
+
+    def shared_local_database(self, database: str) -> str | None:
+        """With several instances of each service on this machine, the shared database a store
+        lives in (the rehearsal's PostgreSQL); None with one instance (its SQLite file)."""
+        if self.local_instance_count > 1:
+            return local_database_url(self.local_postgres_port, database)
+        return None
 
     def _recorded(self, what: str) -> int:
         try:

@@ -6,11 +6,12 @@ replication factor and min.insync.replicas) and gets back what to create and wha
 - Replication: 3 copies and `min.insync.replicas` 2 wherever the cluster has at least 3
   brokers (a write is acknowledged by two, so one broker can fail or restart without losing an
   acknowledged record or stopping writes); 1 and 1 on fewer (a local broker). Both can be set.
-- Partitions: a stage's state changelog must have the partitions of the input it follows, and
-  the inputs one stage reads together must match (the linker reads `valid` and
-  `matching.confirmed` partition by partition). A missing changelog is created with its input's
-  partitions as they are on the cluster; existing topics that disagree break co-partitioning,
-  and nothing is changed then: the caller refuses to go on.
+- Partitions: the catalogue's, or a count the settings give for every topic partitioned by
+  person (`NDTMS_TOPIC_PARTITIONS`, at creation only). A stage's state changelog must have the
+  partitions of the input it follows, and the inputs one stage reads together must match (the
+  linker reads `valid` and `matching.confirmed` partition by partition). A missing changelog is
+  created with its input's partitions as they are on the cluster; existing topics that disagree
+  break co-partitioning, and nothing is changed then: the caller refuses to go on.
 - Nothing is changed silently: a replication factor or min ISR that differs from the settings
   is reported, with how to change it.
 """
@@ -60,9 +61,20 @@ class Layout:
     broken: list[str]
 
 
-def layout(specs: Iterable[TopicSpec], existing: Mapping[str, Shape], replication: Replication) -> Layout:
+def layout(
+    specs: Iterable[TopicSpec],
+    existing: Mapping[str, Shape],
+    replication: Replication,
+    partitions: int | None = None,
+) -> Layout:
+    """`partitions`: the count for the topics partitioned by person (every topic the catalogue
+    gives more than one partition), instead of the catalogue's; single-partition topics (the
+    ledger, the audit trail) keep one, as their order is total."""
     wanted = list(specs)
     by_name = {spec.name: spec for spec in wanted}
+
+    def catalogued(spec: TopicSpec) -> int:
+        return partitions if partitions is not None and spec.partitions > 1 else spec.partitions
 
     def partitions_of(spec: TopicSpec) -> int:
         """What the topic has, or would be created with: its input's count when it follows one."""
@@ -70,7 +82,7 @@ def layout(specs: Iterable[TopicSpec], existing: Mapping[str, Shape], replicatio
             return existing[spec.name].partitions
         if spec.follows is not None and spec.follows in by_name:
             return partitions_of(by_name[spec.follows])
-        return spec.partitions
+        return catalogued(spec)
 
     create = {spec.name: partitions_of(spec) for spec in wanted if spec.name not in existing}
     broken = [
@@ -86,9 +98,12 @@ def layout(specs: Iterable[TopicSpec], existing: Mapping[str, Shape], replicatio
         shape = existing.get(spec.name)
         if shape is None:
             continue
-        if shape.partitions != spec.partitions and spec.follows is None:
+        if shape.partitions != catalogued(spec) and spec.follows is None:
+            source = (
+                "the settings say" if partitions is not None and spec.partitions > 1 else "the catalogue says"
+            )
             differences.append(
-                f"{spec.name}: {shape.partitions} partitions, the catalogue says {spec.partitions} "
+                f"{spec.name}: {shape.partitions} partitions, {source} {catalogued(spec)} "
                 "(kept: the topics that follow it are made to match)"
             )
         if shape.replication_factor != replication.factor:

@@ -35,5 +35,6 @@ def platform_running(settings: PlatformSettings, bootstrap: str | None = None) -
             explicit.raw_retention_days,
             explicit.topic_replication_factor,
             explicit.topic_min_insync_replicas,
+            explicit.topic_partitions,
         )
         yield explicit

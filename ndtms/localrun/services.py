@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from ndtms.contract.settings import PlatformSettings
+from ndtms.contract.settings import PlatformSettings, local_database_url
 from ndtms.contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
 from ndtms.localrun.processes import ManagedProcess
 
@@ -52,9 +53,6 @@ class ServiceFailed(RuntimeError):
     pass
 
 
-# Services whose store only a shared database makes safe to run twice (the extract ledger, the
-# journey store): one instance each until that is built, whatever the rehearsal asks for.
-SINGLE_INSTANCE = ("ingest", "journey")
 # Instance i of a service listens on its port + 100 i.
 INSTANCE_PORT_STEP = 100
 
@@ -88,13 +86,33 @@ class Instance:
         if self.count == 1:
             return env
         shared = settings.state_dir.resolve()
+        # A store configured in this environment stays; otherwise the rehearsal's PostgreSQL.
+        stores = {
+            variable: env.get(variable) or local_database_url(settings.local_postgres_port, database)
+            for variable, database in (
+                ("NDTMS_DATABASE_URL", "journey"),
+                ("NDTMS_INGEST_LEDGER_URL", "ingest"),
+                ("NDTMS_CREDENTIALS_URL", "access"),
+            )
+        }
         return {
             **env,
             f"NDTMS_{self.spec.name.upper()}_PORT": str(self.port(settings)),
             "NDTMS_STREAM_INSTANCE_ID": self.name,
             "NDTMS_STATE_DIR": str(shared / "instances" / self.name),
-            # What every instance shares: the keys they accept.
+            # Its own state folder holds no record of the rehearsal's shape: say it.
+            "NDTMS_LOCAL_SERVICE_INSTANCES": str(self.count),
+            # What every instance shares: the keys they accept, and the stores (the journey
+            # store and the extract ledger in the rehearsal's PostgreSQL).
             "NDTMS_CREDENTIALS_FILE": str(settings.credential_store_path.resolve()),
+            **stores,
+            # /ops on any journey instance samples every instance of every service.
+            "NDTMS_OPS_TARGETS": json.dumps(
+                {
+                    spec.name: [i.url(settings) for i in instances(settings) if i.spec is spec]
+                    for spec in SERVICES
+                }
+            ),
         }
 
 
@@ -103,8 +121,7 @@ def instances(settings: PlatformSettings) -> list[Instance]:
     wanted = settings.local_instance_count
     found = []
     for spec in SERVICES:
-        count = 1 if spec.name in SINGLE_INSTANCE else wanted
-        found += [Instance(spec, index, count) for index in range(count)]
+        found += [Instance(spec, index, wanted) for index in range(wanted)]
     return found
 
 

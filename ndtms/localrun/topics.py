@@ -49,9 +49,12 @@ def ensure_topics(
     raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS,
     replication_factor: int | None = None,
     min_insync: int | None = None,
+    partitions: int | None = None,
 ) -> list[str]:
     """Create any missing catalogue (or service-internal) topic; return the names created."""
-    return prepare_topics(client_config, raw_retention_days, replication_factor, min_insync).created
+    return prepare_topics(
+        client_config, raw_retention_days, replication_factor, min_insync, partitions
+    ).created
 
 
 def prepare_topics(
@@ -59,6 +62,7 @@ def prepare_topics(
     raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS,
     replication_factor: int | None = None,
     min_insync: int | None = None,
+    partitions: int | None = None,
 ) -> TopicReport:
     """Create any missing topic as `ndtms.contract.topic_layout` says, and report what differs.
 
@@ -84,7 +88,7 @@ def prepare_topics(
     except ValueError as exc:
         raise TopicLayoutRefused(f"{exc}; nothing was changed") from exc
     existing = _shapes(admin, metadata, [spec.name for spec in specs])
-    plan = layout(specs, existing, replication)
+    plan = layout(specs, existing, replication, partitions)
     if plan.broken:
         raise TopicLayoutRefused(
             "existing topics break co-partitioning, so nothing was changed: " + "; ".join(plan.broken)

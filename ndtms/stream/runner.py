@@ -151,7 +151,10 @@ def retrying(call: Callable[[], None], attempts: int = 20) -> None:
             return
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
-            if not (error.retriable() or error.code() in TRANSIENT) or attempt == attempts - 1:
+            # A transaction that must be aborted (its records timed out while a partition had
+            # no leader, say) fails the same way however often it is committed: the caller aborts.
+            hopeless = error.fatal() or error.txn_requires_abort()
+            if hopeless or not (error.retriable() or error.code() in TRANSIENT) or attempt == attempts - 1:
                 raise
             log.warning("transaction call failed, retrying: %s", error)
             time.sleep(min(0.5 * 2**attempt, 5))

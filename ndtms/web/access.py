@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter
 
-from ndtms.access import Credential, CredentialStore, digest
+from ndtms.access import Credential, Credentials, digest
 from ndtms.web.problems import problem_responses
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ UNAUTHORISED: dict[int | str, dict[str, Any]] = problem_responses(
 )
 
 
-def authenticated(store: CredentialStore) -> Callable[..., Credential]:
+def authenticated(store: Credentials) -> Callable[..., Credential]:
     def dependency(
         request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
@@ -74,7 +74,7 @@ def authenticated(store: CredentialStore) -> Callable[..., Credential]:
     return dependency
 
 
-def operations_only(store: CredentialStore) -> Callable[..., Credential]:
+def operations_only(store: Credentials) -> Callable[..., Credential]:
     check = authenticated(store)
 
     def dependency(request: Request, credential: Annotated[Credential, Depends(check)]) -> Credential:

@@ -7,7 +7,7 @@ import logging
 import uvicorn
 from confluent_kafka import Producer
 
-from ndtms.access import CredentialStore
+from ndtms.access import credential_store
 from ndtms.audit import AuditTrail
 from ndtms.clocks import clock_from
 from ndtms.contract.episodes import EpisodeUpdate
@@ -57,7 +57,7 @@ def main() -> None:
         settings,
         writer,
         producer,
-        CredentialStore(settings.credential_store_path),
+        credential_store(settings),
         ExtractLedger(ledger_url),
         ErasureLedger(settings, AuditTrail(settings, clock), clock),
         clock,

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from ndtms.access import Credential, CredentialStore
+from ndtms.access import Credential, Credentials
 from ndtms.audit import AuditUnavailable
 from ndtms.clocks import Clock
 from ndtms.contract.episodes import IDENTIFIER_PATTERN, EpisodeUpdate
@@ -169,7 +169,7 @@ def create_app(
     settings: IngestSettings,
     writer: RawTopicWriter,
     producer: Producer,
-    credentials: CredentialStore,
+    credentials: Credentials,
     ledger: ExtractLedger,
     erasures: ErasureLedger,
     clock: Clock,

@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Boolean, String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from ndtms.databases import engine_for
+from ndtms.databases import create_tables, engine_for
 from services.ingest.extracts import Held
 
 
@@ -53,7 +53,7 @@ class ExtractLedger:
     def __init__(self, url: str):
         self.url = url
         self.engine = engine_for(url)
-        _Base.metadata.create_all(self.engine)
+        create_tables(self.engine, _Base.metadata, "extract-ledger")
 
     @contextmanager
     def provider_lock(self, provider_id: str) -> Iterator[None]:

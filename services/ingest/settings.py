@@ -17,4 +17,8 @@ class IngestSettings(PlatformSettings):
 
     @property
     def effective_ledger_url(self) -> str:
-        return self.ingest_ledger_url or f"sqlite:///{(self.state_dir / 'ingest' / 'extracts.db').resolve()}"
+        return (
+            self.ingest_ledger_url
+            or self.shared_local_database("ingest")
+            or f"sqlite:///{(self.state_dir / 'ingest' / 'extracts.db').resolve()}"
+        )

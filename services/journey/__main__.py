@@ -7,7 +7,7 @@ import threading
 import uvicorn
 from prometheus_client import REGISTRY
 
-from ndtms.access import CredentialStore
+from ndtms.access import credential_store
 from ndtms.audit import AuditTrail
 from ndtms.clocks import clock_from, system_clock, today_in_england
 from ndtms.contract.topics import VALID
@@ -45,7 +45,13 @@ def main() -> None:
             raise SystemExit(f"journey: {exc}") from None
     processor = build_processor(settings, clock)
     processor.install_signal_handlers()
-    LagSampler(settings, "journey", settings.journey_group_id, {VALID.name: VALID.partitions}).start()
+    LagSampler(
+        settings,
+        "journey",
+        settings.journey_group_id,
+        {VALID.name: processor.partitions},
+        held=lambda: frozenset((VALID.name, p) for p, o in list(processor.owned.items()) if o.active),
+    ).start()
     dashboard = Sampler(settings.dashboard_targets, settings.ops_sample_seconds)
     dashboard.start()
     audit = AuditTrail(settings, system_clock)
@@ -64,7 +70,7 @@ def main() -> None:
     app = create_app(
         lambda: not processor.stopping.is_set(),
         processor.engine,
-        CredentialStore(settings.credential_store_path),
+        credential_store(settings),
         audit,
         dashboard.summary,
         review,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ndtms.access import Credential, CredentialStore
+from ndtms.access import Credential, Credentials
 from ndtms.audit import Audit, AuditUnavailable
 from ndtms.contract.audit import AuditAction
 from ndtms.contract.dates import iso_date
@@ -56,7 +56,7 @@ class JourneyListing(BaseModel):
 def create_app(
     is_ready: Callable[[], bool],
     engine: Engine,
-    credentials: CredentialStore,
+    credentials: Credentials,
     audit: Audit,
     dashboard: Callable[[], dict[str, Any]] | None = None,
     review: Review | None = None,

@@ -148,7 +148,8 @@ class JourneyProcessor:
                 retrying(partial(publisher.init_transactions, 30))
                 self.owned[p] = Owned(epochs[p], publisher)
             self.fence(fresh)
-            self._sweep(fresh)
+        # Kept ones too: erasures that arrived while they were revoked were left for their owner.
+        self._sweep(sorted(partitions))
         with Session(self.engine) as session:
             offsets = store.stored_offsets(session, VALID.name)
         log.info("partitions %s claimed, %s kept", fresh, sorted(kept))
@@ -168,7 +169,7 @@ class JourneyProcessor:
         One lost to another instance is given up here."""
         epochs = {p: self.owned[p].epoch for p in partitions if p in self.owned and self.owned[p].active}
         held = ownership.still_held(session, epochs)
-        for p in set(partitions) - held:
+        for p in set(epochs) - held:
             if p in self.owned:
                 log.warning("partition %d of %s is owned by another instance now: left to it", p, VALID.name)
                 self._release(p)
@@ -254,7 +255,8 @@ class JourneyProcessor:
             client_key = entry.erasure.client_key
             self.erased.add(client_key)
             partition = self.partition_of(client_key)
-            if (only is not None and partition not in only) or partition not in self.owned:
+            mine = partition in self.owned and self.owned[partition].active
+            if (only is not None and partition not in only) or not mine:
                 continue
             now = self.clock()
             with Session(self.engine) as session, session.begin():
@@ -275,7 +277,7 @@ class JourneyProcessor:
 
     def _receipt(self, entry: LedgerEntry, counts: dict[str, int], now: datetime) -> bytes:
         # One store holds every partition's people, and a person's rows are all on one partition.
-        every = tuple(range(max(self.partitions, VALID.partitions)))
+        every = tuple(range(self.partitions))
         return self.audit_codec.encode(
             entry.receipt("journey", self.instance, VALID.name, every, counts, now)
         )

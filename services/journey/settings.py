@@ -16,12 +16,13 @@ class JourneySettings(PlatformSettings):
     # The operations page (/ops) samples every service's /metrics this often; where they are
     # (JSON, e.g. {"ingest": "http://ingest:18700", ...}) defaults to this host's ports.
     ops_sample_seconds: float = Field(default=15.0, gt=0)
-    ops_targets: dict[str, str] = Field(default_factory=dict)
+    # A service may list several addresses, one per instance: {"validator": ["http://validator-0...", ...]}.
+    ops_targets: dict[str, str | list[str]] = Field(default_factory=dict)
     # How often the treatment-measure gauges (default period) are recomputed.
     measures_refresh_seconds: float = Field(default=60.0, gt=0)
 
     @property
-    def dashboard_targets(self) -> dict[str, str]:
+    def dashboard_targets(self) -> dict[str, str | list[str]]:
         if self.ops_targets:
             return self.ops_targets
         host = self.service_host if self.service_host != "0.0.0.0" else "127.0.0.1"
@@ -32,4 +33,8 @@ class JourneySettings(PlatformSettings):
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.state_dir / 'journey' / 'journeys.db').resolve()}"
+        return (
+            self.database_url
+            or self.shared_local_database("journey")
+            or f"sqlite:///{(self.state_dir / 'journey' / 'journeys.db').resolve()}"
+        )

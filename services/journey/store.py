@@ -38,6 +38,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ndtms.contract.journeys import ClientJourneys
+from ndtms.databases import schema_changes
 
 
 class Base(DeclarativeBase):
@@ -225,7 +226,8 @@ def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema (Alembic, `services/journey/migrations/`)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    # Instances starting together take turns: the second finds the schema at head.
+    with schema_changes(engine, "journey-store") as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -25,15 +25,19 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ndtms.clocks import clock_from, set_clock_file, today_in_england
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import VALID, TopicSpec, resolve
+from ndtms.databases import engine_for
 from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of, service_environment
 from ndtms.status import collect, end_offsets
 from ndtms.synthetic import Person
+from services.journey import store
 from services.linker.exit_dates import exit_date_doubts
 from services.linker.matching import outcomes
 from services.linker.people import facts_of
@@ -291,3 +295,15 @@ def birth_dates_in(text: str, *people: Person) -> list[str]:
             if form in text:
                 found.append(form)
     return found
+
+
+def journey_documents(database_url: str) -> dict[str, object]:
+    """Each person's journeys document in a journey store (without when it was computed)."""
+    engine = engine_for(database_url)
+    with Session(engine) as session:
+        rows = session.scalars(select(store.PersonRow)).all()
+        result: dict[str, object] = {
+            r.client_key: {k: v for k, v in r.document.items() if k != "updated_at"} for r in rows
+        }
+    engine.dispose()
+    return result

@@ -13,9 +13,11 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
@@ -23,9 +25,22 @@ from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE, INTERNAL
+from ndtms.localrun.postgres import LocalPostgres
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.scenarios import continuity_feed, final_accepted
-from tests.e2e.pipeline import Ndtms, links_by_hand, links_once, settle, write_jsonl
+from services.journey.settings import JourneySettings
+from tests.e2e.pipeline import (
+    Ndtms,
+    current_by_key,
+    journey_documents,
+    links_by_hand,
+    links_once,
+    records_to_end,
+    repeated,
+    settle,
+    write_jsonl,
+)
+from tests.unit.test_extracts import HEADER
 
 pytestmark = pytest.mark.broker
 
@@ -36,6 +51,7 @@ PORTS = {
     "NDTMS_VALIDATOR_PORT": "31701",
     "NDTMS_JOURNEY_PORT": "31702",
     "NDTMS_LINKER_PORT": "31703",
+    "NDTMS_LOCAL_POSTGRES_PORT": "31432",
 }
 
 
@@ -50,6 +66,7 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ndtms]:
         validator_port=31701,
         journey_port=31702,
         linker_port=31703,
+        local_postgres_port=31432,
         pseudonym_key="rehearsal-key",
         local_kafka_brokers=3,
     )
@@ -63,6 +80,8 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ndtms]:
         yield command
     finally:
         command("down", timeout=300, check=False)
+        # The shared stores' server may live outside the state folder (see LocalPostgres).
+        LocalPostgres(state, 31432).discard()
 
 
 def status(ndtms: Ndtms) -> dict[str, Any]:
@@ -72,7 +91,7 @@ def status(ndtms: Ndtms) -> dict[str, Any]:
 
 def test_every_instance_runs_and_every_topic_has_three_copies_two_in_sync(rehearsal: Ndtms) -> None:
     services = status(rehearsal)["services"]
-    for name, count in (("validator", 2), ("linker", 2), ("ingest", 1), ("journey", 1)):
+    for name, count in (("validator", 2), ("linker", 2), ("ingest", 2), ("journey", 2)):
         listed = services[name]["instances"]
         assert len(listed) == count and all(i["up"] for i in listed), listed
         assert len({i["pid"] for i in listed}) == count
@@ -127,7 +146,7 @@ def test_instances_and_a_broker_killed_mid_feed_change_no_outcome_and_an_erasure
     erasing = rehearsal("erase", "--client-key", erased, "--timeout", "120", "--json", timeout=300)
     assert json.loads(erasing.stdout)["complete"], erasing.stdout
     publish(1)
-    for name in ("validator-1", "linker-0", "kafka-2"):
+    for name in ("validator-1", "linker-0", "journey-1", "kafka-2"):
         kill(process(name))
     publish(2)  # two of three brokers, one instance of each stage
     rehearsal("up", timeout=600)  # starts only what is missing
@@ -142,3 +161,52 @@ def test_instances_and_a_broker_killed_mid_feed_change_no_outcome_and_an_erasure
     assert len(expected) > 40
     assert links == expected
     assert not any(link["client_key"] == erased for link in links.values())
+
+    # The journeys two partition-owned instances wrote (one killed mid-feed) are what one
+    # instance replaying the same records makes, and each change went out once.
+    live_url = JourneySettings(**rehearsal.settings.model_dump()).effective_database_url
+    assert live_url.startswith("postgresql"), live_url
+    single_url = f"sqlite:///{tmp_path / 'single.db'}"
+    rehearsal("journeys", "rebuild", "--into", single_url, "--json", timeout=600)
+    live, single = journey_documents(live_url), journey_documents(single_url)
+    assert len(live) > 40 and erased not in live
+    assert live == single
+    published = [r for r in records_to_end(rehearsal, "journeys") if r["key"] != erased]
+    assert repeated(published, ignore=("updated_at",)) == []
+    assert {k: v for k, v in current_by_key(published).items() if v is not None}.keys() == live.keys()
+
+
+def test_extracts_through_both_ingest_instances_share_one_ledger(rehearsal: Ndtms) -> None:
+    """Behind a load balancer any instance may get a provider's next extract: a changed row gets
+    the next revision whichever instance numbered the last, two extracts at once get one each,
+    and a consent withdrawn through one instance after it was given through the other erases."""
+    issued = json.loads(
+        rehearsal(
+            "credentials", "issue", "--name", "rehearsal vendor", "--provider", "CMTY077", "--json"
+        ).stdout
+    )
+    auth = {"Authorization": f"Bearer {issued['key']}", "Content-Type": "text/csv"}
+    ingest = [f"http://127.0.0.1:{31700 + 100 * i}/v1/extracts?provider=CMTY077" for i in range(2)]
+    row = "CMTY077,REH-1,C,Q,R,1971-04-05,2,E09000033,Y,2024-03-05,2024-03-06,,,,,,,,"
+
+    def send(instance: int, *rows: str) -> dict[str, Any]:
+        body = ("\n".join((HEADER, *rows)) + "\n").encode()
+        answer = httpx.post(ingest[instance], content=body, headers=auth, timeout=60)
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    assert send(0, row)["new"] == 1
+    assert send(1, row.replace("2024-03-06", "2024-03-07"))["changed"] == 1
+    with ThreadPoolExecutor(2) as pool:
+        at_once = list(pool.map(lambda i: send(i, row.replace("2024-03-06", f"2024-03-1{i}")), range(2)))
+    assert [a["changed"] for a in at_once] == [1, 1]
+    revisions = sorted(
+        r["value"]["revision"] for r in records_to_end(rehearsal, "raw") if r["key"] == "CMTY077/REH-1"
+    )
+    assert revisions == [1, 2, 3, 4]
+
+    withdrawn = send(0, row.replace(",Y,", ",N,"))
+    assert (withdrawn["objections"], withdrawn["published"]) == (1, 0)
+    erasures = [r["value"] for r in records_to_end(rehearsal, "erasures")]
+    assert any(e["origin"] == "extract_consent_withdrawn" and e["erased_by"] == "CMTY077" for e in erasures)

@@ -8,16 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ndtms.contract.pseudonyms import client_key
-from ndtms.databases import engine_for
 from ndtms.scenarios import continuity_feed
 from ndtms.synthetic import community_episode, prison_release
-from services.journey import store
 from services.journey.settings import JourneySettings
-from tests.e2e.pipeline import Ndtms, settle, someone, wait_for, write_jsonl
+from tests.e2e.pipeline import Ndtms, journey_documents, settle, someone, wait_for, write_jsonl
 
 pytestmark = pytest.mark.broker
 
@@ -75,17 +71,6 @@ def test_operators_issue_and_revoke_keys_for_the_query_api(ndtms: Ndtms) -> None
     assert httpx.get(url, headers={"Authorization": f"Bearer {issued['key']}"}).status_code == 401
 
 
-def _documents(database_url: str) -> dict[str, object]:
-    engine = engine_for(database_url)
-    with Session(engine) as session:
-        rows = session.scalars(select(store.PersonRow)).all()
-        result: dict[str, object] = {
-            r.client_key: {k: v for k, v in r.document.items() if k != "updated_at"} for r in rows
-        }
-    engine.dispose()
-    return result
-
-
 def test_rebuild_from_the_valid_topic_equals_live_processing(ndtms: Ndtms, tmp_path: Path) -> None:
     for n, submission in enumerate(continuity_feed(ndtms.today(), people=80, seed=17, label="RB")):
         ndtms("publish", str(write_jsonl(tmp_path / f"rebuild-{n}.jsonl", [r.data for r in submission])))
@@ -93,6 +78,6 @@ def test_rebuild_from_the_valid_topic_equals_live_processing(ndtms: Ndtms, tmp_p
     live_url = JourneySettings(**ndtms.settings.model_dump()).effective_database_url
     rebuilt_url = f"sqlite:///{tmp_path / 'rebuilt.db'}"
     summary = json.loads(ndtms("journeys", "rebuild", "--into", rebuilt_url, "--json").stdout)
-    live, rebuilt = _documents(live_url), _documents(rebuilt_url)
+    live, rebuilt = journey_documents(live_url), journey_documents(rebuilt_url)
     assert summary["people"] == len(rebuilt) and len(live) > 10
     assert rebuilt == live

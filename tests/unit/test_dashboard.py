@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ndtms.dashboard import Reading, dashboard_page, parse, summary
+import httpx
+
+from ndtms.dashboard import Reading, Sampler, dashboard_page, parse, summary
 
 METRICS_T0 = """
 ndtms_records_consumed_total{service="validator",topic="ndtms.episodes.raw"} 100
@@ -83,3 +85,44 @@ def test_the_treatment_measures_national_and_the_providers_with_most_waiting() -
     ]
     assert result["providers"][0]["in_treatment"] == 9.0
     assert summary([], [], now=1.0)["measures"] == {"national": None, "providers": []}
+
+
+def test_every_instance_is_sampled_its_counts_add_up_and_the_national_view_is_read_once() -> None:
+    """Two validator instances (each its own partitions), two linker instances (each serving the
+    whole national indicator), and two ingest instances, one of them down."""
+    decided = 'ndtms_continuity_of_care_transfers{scope="national",group="England",measure="decided"} 8\n'
+    served = {
+        "http://v0": 'ndtms_records_consumed_total{service="validator",topic="raw"} 100\n'
+        'ndtms_consumer_lag{service="validator",topic="raw",partition="0"} 7\n',
+        "http://v1": 'ndtms_records_consumed_total{service="validator",topic="raw"} 50\n'
+        'ndtms_consumer_lag{service="validator",topic="raw",partition="3"} 5\n',
+        "http://l0": decided,
+        "http://l1": decided,
+        "http://i0": "",
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        base = f"{request.url.scheme}://{request.url.host}"
+        if base not in served:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, text=served[base])
+
+    sampler = Sampler(
+        {
+            "ingest": ["http://i0", "http://i1"],
+            "validator": ["http://v0", "http://v1"],
+            "linker": ["http://l0", "http://l1"],
+        }
+    )
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        sampler.sample(client)
+    result = sampler.summary()
+    assert result["lag"]["validator"][-1][1] == 12.0  # both instances' partitions
+    assert result["up"] == {"ingest": False, "validator": True, "linker": True}
+    [england] = result["indicator"]["national"]
+    assert england["decided"] == 8.0  # read from one linker, not added over two
+
+
+def test_a_single_address_per_service_is_still_accepted() -> None:
+    sampler = Sampler({"journey": "http://j0"})
+    assert sampler.targets == {"journey": ["http://j0"]}

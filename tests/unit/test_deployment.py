@@ -117,21 +117,32 @@ def test_alerts_and_dashboard_use_only_metrics_the_services_export() -> None:
     assert not unknown, f"not exported by any service: {sorted(unknown)}"
 
 
-def test_stages_run_two_instances_named_by_their_stable_pod_names() -> None:
+def test_every_service_runs_two_instances_stages_and_journey_named_by_their_stable_pod_names() -> None:
     workloads = {(m["kind"], m["metadata"]["name"]): m for _, m in manifests()}  # type: ignore[index]
-    for stage in ("validator", "linker"):
+    for stage in ("validator", "linker", "journey"):
         spec: Any = workloads[("StatefulSet", stage)]["spec"]
         assert spec["replicas"] == 2 and spec["serviceName"] == f"{stage}-pods"
         [container] = spec["template"]["spec"]["containers"]
         instance = next(e for e in container["env"] if e["name"] == "NDTMS_STREAM_INSTANCE_ID")
         assert instance["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
-        assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["state"]
+        if stage != "journey":  # the journey's state is the shared database
+            assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["state"]
         budget: Any = workloads[("PodDisruptionBudget", stage)]["spec"]
         assert budget["maxUnavailable"] == 1
         assert workloads[("Service", f"{stage}-pods")]["spec"]["clusterIP"] == "None"  # type: ignore[index]
-    # Not safe to run twice yet (their stores are not shared): one each.
-    assert workloads[("Deployment", "ingest")]["spec"]["replicas"] == 1  # type: ignore[index]
-    assert workloads[("Deployment", "journey")]["spec"]["replicas"] == 1  # type: ignore[index]
+    journey_set: Any = workloads[("StatefulSet", "journey")]
+    journey = journey_set["spec"]["template"]["spec"]["containers"][0]
+    assert any(e["name"] == "NDTMS_DATABASE_URL" for e in journey["env"])
+    # Ingest is stateless behind its Service: its ledger is the shared database.
+    ingest_set: Any = workloads[("StatefulSet", "ingest")]
+    ingest = ingest_set["spec"]
+    assert ingest["replicas"] == 2
+    [container] = ingest["template"]["spec"]["containers"]
+    assert any(e["name"] == "NDTMS_INGEST_LEDGER_URL" for e in container["env"])
+    assert workloads[("PodDisruptionBudget", "ingest")]["spec"]["maxUnavailable"] == 1  # type: ignore[index]
+
+
+PORTS = {"ingest": 0, "validator": 1, "journey": 2, "linker": 3}
 
 
 def test_the_configuration_names_every_service_for_ops_and_replicates_topics() -> None:
@@ -139,6 +150,12 @@ def test_the_configuration_names_every_service_for_ops_and_replicates_topics() -
     data: Any = config["data"]
     targets = json.loads(data["NDTMS_OPS_TARGETS"])
     assert set(targets) == {"ingest", "validator", "journey", "linker"}
+    workloads = {(m["kind"], m["metadata"]["name"]): m for _, m in manifests()}  # type: ignore[index]
+    for name, addresses in targets.items():  # every pod, by its stable name
+        replicas: Any = workloads[("StatefulSet", name)]["spec"]
+        assert addresses == [
+            f"http://{name}-{i}.{name}-pods:{18700 + PORTS[name]}" for i in range(replicas["replicas"])
+        ]
     assert (data["NDTMS_TOPIC_REPLICATION_FACTOR"], data["NDTMS_TOPIC_MIN_INSYNC_REPLICAS"]) == ("3", "2")
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     assert set(json.loads(compose["services"]["journey"]["environment"]["NDTMS_OPS_TARGETS"])) == set(targets)

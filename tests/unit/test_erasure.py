@@ -10,7 +10,7 @@ import pytest
 
 from ndtms.cli.command import CommandFailed
 from ndtms.cli.erasures import parse_attributors
-from ndtms.contract.erasures import ErasureOrigin, ErasureReceipt, ErasureRecorded, ErasureTally
+from ndtms.contract.erasures import CONFIRMING, ErasureOrigin, ErasureReceipt, ErasureRecorded, ErasureTally
 from ndtms.contract.findings import Severity
 from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
@@ -211,3 +211,26 @@ def test_attributors_on_the_command_line(text: str, problem: str | None) -> None
         parse_attributors(text)
     assert problem in str(raised.value)
     assert "1985" not in str(raised.value) and "02/03" not in str(raised.value)  # never repeated
+
+
+def test_an_input_with_more_partitions_than_the_catalogue_needs_every_one_covered() -> None:
+    twelve = {topic: 12 for _, topic in CONFIRMING}
+    tally = ErasureTally(ledger_offset=3, partitions=twelve)
+    for service, topic in CONFIRMING:
+        tally.add(
+            ErasureReceipt(
+                service=service, input_topic=topic, partitions=tuple(range(6)), removed={}, ledger_offset=3
+            )
+        )
+    assert not tally.complete  # six of twelve: before, six was all the catalogue asked for
+    for service, topic in CONFIRMING:
+        tally.add(
+            ErasureReceipt(
+                service=service,
+                input_topic=topic,
+                partitions=tuple(range(6, 12)),
+                removed={},
+                ledger_offset=3,
+            )
+        )
+    assert tally.complete

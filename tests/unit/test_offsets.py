@@ -118,3 +118,22 @@ def test_an_error_that_asking_again_cannot_mend_is_raised_at_once() -> None:
     with pytest.raises(KafkaException):
         retrying(call)
     assert call.calls == 1
+
+
+def test_a_transaction_that_must_be_aborted_is_not_committed_again() -> None:
+    """Records timed out while a killed broker's partitions had no leader: committing again
+    fails the same way (a rehearsal linker spent 90 s doing that); the caller aborts at once."""
+
+    class Abortable:
+        calls = 0
+
+        def __call__(self) -> None:
+            self.calls += 1
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, "3 message(s) timed out", txn_requires_abort=True)
+            )
+
+    call = Abortable()
+    with pytest.raises(KafkaException):
+        retrying(call)
+    assert call.calls == 1

@@ -91,3 +91,21 @@ def test_replication_that_differs_is_reported_and_left_alone() -> None:
         "kafka-configs --alter)",
     ]
     assert RAW.name not in plan.create
+
+
+def test_a_partition_count_in_the_settings_makes_every_topic_partitioned_by_person_that_wide() -> None:
+    plan = layout(EVERY, {}, SINGLE, partitions=12)
+    assert plan.create == {spec.name: 12 if spec.partitions > 1 else 1 for spec in EVERY}
+    assert plan.create[VALID.name] == 12 and plan.broken == []
+    followers = [spec for spec in EVERY if spec.follows is not None]
+    assert followers and all(plan.create[spec.name] == plan.create[str(spec.follows)] for spec in followers)
+
+
+def test_existing_topics_of_another_width_than_the_settings_are_kept_and_reported() -> None:
+    existing = {spec.name: Shape(6 if spec.partitions > 1 else 1, 1, 1) for spec in EVERY}
+    plan = layout(EVERY, existing, SINGLE, partitions=12)
+    assert plan.create == {} and plan.broken == []
+    assert (
+        f"{VALID.name}: 6 partitions, the settings say 12 (kept: the topics that follow it are made to match)"
+        in (plan.differences)
+    )
