@@ -36,6 +36,7 @@ from benchmarks.running import (
     BENCHMARK_PSEUDONYM_KEY,
     benchmark_settings,
     drained,
+    holds_the_search,
     instances_running,
     parser_for,
 )
@@ -80,17 +81,14 @@ def load_valid(settings: PlatformSettings, count: int, seed: int = 7) -> None:
 
 def linker_alone(settings: PlatformSettings, instances: int = 1) -> tuple[float, list[float], list[bool]]:
     """Seconds until the group has drained its inputs; each instance's CPU, and whether it holds
-    the national probable-match search (it reports the open candidates)."""
+    the national probable-match search."""
     with instances_running("linker", settings, instances) as running:
         started = time.perf_counter()
         drained(settings, ("linker",))
         elapsed = time.perf_counter() - started
         cpu = running.cpu_seconds()
         group = [Instance(running.spec, i, instances) for i in range(instances)]
-        search = [
-            "ndtms_linker_candidates_open{" in httpx.get(f"{i.url(settings)}/metrics", timeout=10).text
-            for i in group
-        ]
+        search = [holds_the_search(httpx.get(f"{i.url(settings)}/metrics", timeout=10).text) for i in group]
         return elapsed, cpu, search
 
 

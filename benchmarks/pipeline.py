@@ -27,16 +27,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from benchmarks.feeds import updates
-from benchmarks.running import benchmark_settings, drained, parser_for
+from benchmarks.running import benchmark_settings, cpu_seconds, drained, holds_the_search, parser_for
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topic_layout import replication_for
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.postgres import LocalPostgres
-from ndtms.localrun.services import service_environment, start_all, stop_all
+from ndtms.localrun.services import instances, service_environment, start_all, stop_all
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
 
@@ -100,16 +101,16 @@ def publish(settings: PlatformSettings, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_shape(state: str, brokers: int, instances: int, n: int, alone_lines: int) -> dict[str, float]:
-    """One run on a fresh cluster of `brokers` nodes with `instances` of every service."""
+def run_shape(state: str, brokers: int, count: int, n: int, alone_lines: int) -> dict[str, float]:
+    """One run on a fresh cluster of `brokers` nodes with `count` instances of every service."""
     base = benchmark_settings(state).model_copy(
         update={
             "local_kafka_brokers": brokers,
-            "local_service_instances": instances,
+            "local_service_instances": count,
             "local_postgres_port": 27433,
         }
     )
-    postgres = LocalPostgres(base.state_dir, base.local_postgres_port) if instances > 1 else None
+    postgres = LocalPostgres(base.state_dir, base.local_postgres_port) if count > 1 else None
     with platform_running(base) as settings:
         if postgres is not None:
             postgres.start()  # the stores the instances share
@@ -128,6 +129,7 @@ def run_shape(state: str, brokers: int, instances: int, n: int, alone_lines: int
                 published = publish(settings, feed)
                 drained(settings, ("validator", "linker", "journey"), timeout=3600)
                 settled = time.perf_counter() - began
+                cpu = processes_cpu(settings)
             finally:
                 stop_all(settings)
         finally:
@@ -139,7 +141,23 @@ def run_shape(state: str, brokers: int, instances: int, n: int, alone_lines: int
         "backlog": backlog,
         "published": published,
         "settled": settled,
+        **{f"cpu {name}": seconds for name, seconds in cpu.items()},
     }
+
+
+def processes_cpu(settings: PlatformSettings) -> dict[str, float]:
+    """CPU seconds each service instance has used, the linker holding the national search marked."""
+    found = {}
+    for instance in instances(settings):
+        pid = instance.process(settings).pid()
+        if pid is None:
+            continue
+        name = instance.name
+        if instance.spec.name == "linker":
+            metrics = httpx.get(f"{instance.url(settings)}/metrics", timeout=10).text
+            name += " (national search)" if holds_the_search(metrics) else ""
+        found[name] = cpu_seconds(pid)
+    return found
 
 
 def main() -> None:
@@ -155,10 +173,10 @@ def main() -> None:
     args = parser.parse_args()
     n, m = args.updates, args.alone
     for shape in args.shapes:
-        brokers, instances = (int(part) for part in shape.split("x"))
+        brokers, count = (int(part) for part in shape.split("x"))
         with tempfile.TemporaryDirectory() as state:
-            run = run_shape(state, brokers, instances, n, m)
-        print(f"{brokers} broker(s), {instances} instance(s) of every service:")
+            run = run_shape(state, brokers, count, n, m)
+        print(f"{brokers} broker(s), {count} instance(s) of every service:")
         reference, settled = run["reference"], run["settled"]
         rows = [
             f"reference, raw produce of {n:,} lines + one consume->produce hop: "
@@ -173,6 +191,11 @@ def main() -> None:
         ]
         for row in rows:
             print(f"  {row}")
+        cpu = {k.removeprefix("cpu "): v for k, v in run.items() if k.startswith("cpu ")}
+        print(
+            "  CPU per process over the whole run, ms per 1,000 updates published: "
+            + ", ".join(f"{name} {1_000_000 * seconds / (n + m):,.0f}" for name, seconds in cpu.items())
+        )
 
 
 if __name__ == "__main__":

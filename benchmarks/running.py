@@ -106,3 +106,12 @@ def benchmark_settings(state: str) -> PlatformSettings:
         linker_port=27703,
         pseudonym_key=BENCHMARK_PSEUDONYM_KEY,
     )
+
+
+def holds_the_search(metrics: str) -> bool:
+    """Whether a linker instance's /metrics show it holding the national probable-match search:
+    it reports lag only for the partitions it holds, and the search's input has one."""
+    return any(
+        line.startswith("ndtms_consumer_lag{") and 'topic="ndtms.matching.episodes"' in line
+        for line in metrics.splitlines()
+    )

@@ -71,7 +71,7 @@ def postgres_running(port: int) -> Iterator[str]:
     try:
         _start(bindir, data, log, port)
         try:
-            _create_database(port)
+            _ensure_database(port, DATABASE)
             yield f"postgresql+psycopg://{USER}@127.0.0.1:{port}/{DATABASE}"
         finally:
             stop = [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]
@@ -90,21 +90,6 @@ def _start(bindir: Path, data: Path, log: Path, port: int, initdb: bool = True) 
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or b"").decode(errors="replace")[-2000:]
             raise PostgresUnavailable(f"{Path(argv[0]).name} failed: {detail}") from exc
-
-
-def _create_database(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(
-                host="127.0.0.1", port=port, user=USER, dbname="postgres", autocommit=True
-            ) as connection:
-                connection.execute(f"CREATE DATABASE {DATABASE}")
-                return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def fresh_database(server_url: str, name: str) -> str:

@@ -60,3 +60,25 @@ class InstanceClaim:
         if self._file is not None:
             self._file.close()  # closing releases the lock
             self._file = None
+
+
+# Claims held for the whole life of the process: a claim dropped is a lock released (the
+# garbage collector closes its file).
+_HELD_FOR_LIFE: list[InstanceClaim] = []
+
+
+def one_process_per_file(url: str, service: str, store: str, setting: str) -> None:
+    """Exit, saying why, when another process of the service already uses this SQLite file: a
+    store on one machine's disk is single-instance (a shared PostgreSQL database, named by the
+    setting, is what lets the service scale out). The claim is held until the process ends."""
+    claim = InstanceClaim(
+        url,
+        f"ndtms-{service}",
+        f"sqlite-{store}",
+        advice=f"one {service} per SQLite {store}: set {setting} to a shared PostgreSQL database to run more",
+    )
+    try:
+        claim.take()
+    except InstanceInUse as exc:
+        raise SystemExit(f"{service}: {exc}") from None
+    _HELD_FOR_LIFE.append(claim)

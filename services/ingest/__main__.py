@@ -15,7 +15,7 @@ from ndtms.contract.topics import RAW
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.erasing import ErasureLedger
 from ndtms.logs import start_service_logging
-from ndtms.stream.claim import InstanceClaim, InstanceInUse
+from ndtms.stream.claim import one_process_per_file
 from ndtms.web.serving import server_config
 from services.ingest.http import create_app
 from services.ingest.ledger import ExtractLedger
@@ -32,17 +32,7 @@ def main() -> None:
     if ledger_url.startswith("sqlite"):
         # A ledger of its own: two such instances would each number a changed row 1 and miss a
         # consent withdrawn through the other. Say so, and refuse a second one on this ledger.
-        claim = InstanceClaim(
-            ledger_url,
-            "ndtms-ingest",
-            "sqlite-ledger",
-            advice="one ingest per SQLite ledger: set NDTMS_INGEST_LEDGER_URL to a shared PostgreSQL "
-            "database to run more",
-        )
-        try:
-            claim.take()
-        except InstanceInUse as exc:
-            raise SystemExit(f"ingest: {exc}") from None
+        one_process_per_file(ledger_url, "ingest", "ledger", "NDTMS_INGEST_LEDGER_URL")
         log.warning(
             "the extract ledger is SQLite (%s): this ingest must be the only instance; set "
             "NDTMS_INGEST_LEDGER_URL to a shared PostgreSQL database to run more",

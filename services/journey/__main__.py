@@ -16,7 +16,7 @@ from ndtms.leadership import Leadership
 from ndtms.logs import start_service_logging
 from ndtms.metrics import LagSampler
 from ndtms.reviewing import CandidateQueue, DecisionDesk, RecordIndex
-from ndtms.stream.claim import InstanceClaim, InstanceInUse
+from ndtms.stream.claim import one_process_per_file
 from ndtms.web.serving import server_config
 from services.journey.http import create_app
 from services.journey.reports import MeasuresGauges
@@ -32,17 +32,7 @@ def main() -> None:
     database_url = settings.effective_database_url
     if database_url.startswith("sqlite"):
         # A store on this machine's disk: one instance (PostgreSQL makes the service scale out).
-        claim = InstanceClaim(
-            database_url,
-            "ndtms-journey",
-            "sqlite-store",
-            advice="one journey service per SQLite store: set NDTMS_DATABASE_URL to a shared "
-            "PostgreSQL database to run more",
-        )
-        try:
-            claim.take()
-        except InstanceInUse as exc:
-            raise SystemExit(f"journey: {exc}") from None
+        one_process_per_file(database_url, "journey", "store", "NDTMS_DATABASE_URL")
     processor = build_processor(settings, clock)
     processor.install_signal_handlers()
     LagSampler(

@@ -107,16 +107,16 @@ def _stored_total(engine: Any) -> int:
         return sum(store.stored_offsets(session, VALID.name).values())
 
 
-def test_killed_mid_replay_and_restarted_nothing_is_lost_or_doubled(
-    platform: PlatformSettings, database_url: str, service: tuple[ManagedProcess, list[str], dict[str, str]]
-) -> None:
-    process, argv, env = service
-    # What this run publishes only: the other parametrisation published the same people.
+def publish_people(
+    platform: PlatformSettings, seed: int, first: int
+) -> tuple[dict[str, list[AcceptedEpisode]], dict[int, int], int]:
+    """600 made-up people's records on ndtms.episodes.valid: the people, where ndtms.journeys
+    ended before them, and the total end offset of ndtms.episodes.valid after them."""
     reader = Consumer({**platform.kafka_client_config(), "group.id": "kill-start"})
     published_from = end_offsets(reader, JOURNEYS.name, JOURNEYS.partitions)
     reader.close()
-    rng = random.Random(61)
-    people = {f"{7_000_000 + n:032x}": person_records(rng, f"{7_000_000 + n:032x}", n) for n in range(600)}
+    rng = random.Random(seed)
+    people = {f"{first + n:032x}": person_records(rng, f"{first + n:032x}", n) for n in range(600)}
     codec = AvroTranscoder(registry_client(platform.registry_url), VALID, AcceptedEpisode)
     producer = Producer(platform.producer_config())
     for records in people.values():
@@ -126,6 +126,15 @@ def test_killed_mid_replay_and_restarted_nothing_is_lost_or_doubled(
     probe = Consumer({**platform.kafka_client_config(), "group.id": "kill-probe"})
     end = sum(end_offsets(probe, VALID.name, VALID.partitions).values())
     probe.close()
+    return people, published_from, end
+
+
+def test_killed_mid_replay_and_restarted_nothing_is_lost_or_doubled(
+    platform: PlatformSettings, database_url: str, service: tuple[ManagedProcess, list[str], dict[str, str]]
+) -> None:
+    process, argv, env = service
+    # What this run publishes only: the other parametrisation published the same people.
+    people, published_from, end = publish_people(platform, seed=61, first=7_000_000)
 
     engine = engine_for(database_url)
     store.migrate(engine)  # so progress can be read before the service's own start-up migrates
@@ -190,20 +199,7 @@ def test_two_instances_on_one_postgres_store_one_killed_mid_replay(
     """Partition-owned instances: each applies and publishes only the partitions it owns; a
     SIGKILLed one's partitions move to the other, which fences its publisher and carries on."""
     database_url = fresh_database(postgres_server, f"test_{time.time_ns()}")
-    reader = Consumer({**platform.kafka_client_config(), "group.id": "kill-start"})
-    published_from = end_offsets(reader, JOURNEYS.name, JOURNEYS.partitions)
-    reader.close()
-    rng = random.Random(67)
-    people = {f"{8_000_000 + n:032x}": person_records(rng, f"{8_000_000 + n:032x}", n) for n in range(600)}
-    codec = AvroTranscoder(registry_client(platform.registry_url), VALID, AcceptedEpisode)
-    producer = Producer(platform.producer_config())
-    for records in people.values():
-        for record in records:
-            producer.produce(VALID.name, key=record.client_key.encode(), value=codec.encode(record))
-    producer.flush(30)
-    probe = Consumer({**platform.kafka_client_config(), "group.id": "kill-probe"})
-    end = sum(end_offsets(probe, VALID.name, VALID.partitions).values())
-    probe.close()
+    people, published_from, end = publish_people(platform, seed=67, first=8_000_000)
     engine = engine_for(database_url)
     store.migrate(engine)
 
