@@ -35,6 +35,7 @@ from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import VALID, TopicSpec, resolve
 from ndtms.databases import engine_for
 from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of, service_environment
+from ndtms.scenarios import final_accepted
 from ndtms.status import collect, end_offsets
 from ndtms.synthetic import Person
 from services.journey import store
@@ -307,3 +308,29 @@ def journey_documents(database_url: str) -> dict[str, object]:
         }
     engine.dispose()
     return result
+
+
+def assert_each_revision_forwarded_once(ndtms: Ndtms, feed: list[Any], context: str) -> None:
+    """Every accepted revision of the feed is on ndtms.episodes.valid once (read committed), and
+    the revisions in force are the feed's final accepted ones."""
+    ours = {r.episode_key for r in feed}
+    forwarded = [r["value"] for r in records_of(ndtms, "valid") if episode_of(r["value"]) in ours]
+    identities = [(v["client_key"], episode_of(v), v["revision"], v["deleted"]) for v in forwarded]
+    twice = sorted({i for i in identities if identities.count(i) > 1})
+    assert not twice, f"{context}; forwarded more than once: {twice[:5]}"
+
+    in_force: dict[str, dict[str, Any]] = {}
+    for value in forwarded:
+        held = in_force.get(episode_of(value))
+        # A changed attributor forwards a withdrawal and the new filing at the same revision.
+        if held is None or (value["revision"], not value["deleted"]) > (
+            held["revision"],
+            not held["deleted"],
+        ):
+            in_force[episode_of(value)] = value
+    accepted = {key: v["revision"] for key, v in in_force.items() if not v["deleted"]}
+    assert accepted == {key: data["revision"] for key, data in final_accepted(feed).items()}
+
+
+def episode_of(value: dict[str, Any]) -> str:
+    return f"{value['provider_id']}/{value['episode_id']}"

@@ -14,23 +14,29 @@ import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
+from sqlalchemy.orm import Session
 
 from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE, INTERNAL
+from ndtms.databases import engine_for
 from ndtms.localrun.postgres import LocalPostgres
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.scenarios import continuity_feed, final_accepted
+from services.journey.measures import Breakdown, MeasureRow, year_to
+from services.journey.measuring import measure_rows
 from services.journey.settings import JourneySettings
 from tests.e2e.pipeline import (
     Ndtms,
+    assert_each_revision_forwarded_once,
     current_by_key,
     journey_documents,
     links_by_hand,
@@ -107,6 +113,14 @@ def test_every_instance_runs_and_every_topic_has_three_copies_two_in_sync(rehear
         assert future.result(30)["min.insync.replicas"].value == "2", resource.name
 
 
+def measures_of(database_url: str, today: date) -> list[MeasureRow]:
+    engine = engine_for(database_url)
+    with Session(engine) as session:
+        rows = measure_rows(session, year_to(today), Breakdown.PROVIDER)
+    engine.dispose()
+    return rows
+
+
 def key_of(data: dict[str, Any]) -> str | None:
     """The client key a record names (under the rehearsal's pseudonym key)."""
     c = EpisodeUpdate.model_validate(data).client
@@ -174,6 +188,20 @@ def test_instances_and_a_broker_killed_mid_feed_change_no_outcome_and_an_erasure
     published = [r for r in records_to_end(rehearsal, "journeys") if r["key"] != erased]
     assert repeated(published, ignore=("updated_at",)) == []
     assert {k: v for k, v in current_by_key(published).items() if v is not None}.keys() == live.keys()
+    # The treatment measures the shared store gives are the single instance's.
+    assert measures_of(live_url, rehearsal.today()) == measures_of(single_url, rehearsal.today())
+
+    # Every accepted revision forwarded once by the two validators (one killed), the feed's
+    # final accepted revisions in force, and each revision's quality report written once.
+    assert_each_revision_forwarded_once(rehearsal, feed, "validator-1 killed mid-feed")
+    # (The erased person's reports are cleared with tombstones, and are not compared.)
+    ours = {r.episode_key for r in feed if key_of(r.data) != erased}
+    reports = [
+        (r["key"], r["value"]["revision"])
+        for r in records_to_end(rehearsal, "errors")
+        if r["key"] in ours and r["value"] is not None
+    ]
+    assert reports and sorted(set(reports)) == sorted(reports)
 
 
 def test_extracts_through_both_ingest_instances_share_one_ledger(rehearsal: Ndtms) -> None:

@@ -13,11 +13,12 @@ from confluent_kafka import Consumer
 
 from ndtms.contract.topics import RAW
 from ndtms.localrun.services import SERVICES, process_of
-from ndtms.scenarios import continuity_feed, final_accepted
+from ndtms.scenarios import continuity_feed
 from ndtms.stream.service import instance_name
 from ndtms.synthetic import community_episode, prison_release
 from tests.e2e.pipeline import (
     Ndtms,
+    assert_each_revision_forwarded_once,
     kill_mid_replay,
     records_of,
     settle,
@@ -134,7 +135,7 @@ def test_killed_twice_mid_replay_the_validator_forwards_each_revision_once(
     lags_at_kill = [kill_mid_replay(ndtms, "validator", "valid") for _ in range(2)]
     ndtms("up")
     settle(ndtms, timeout=180)
-    _assert_each_revision_forwarded_once(ndtms, feed, f"killed at lags {lags_at_kill}")
+    assert_each_revision_forwarded_once(ndtms, feed, f"killed at lags {lags_at_kill}")
 
 
 def test_a_validator_fenced_by_its_own_instance_id_joins_again_and_forwards_each_revision_once(
@@ -171,28 +172,4 @@ def test_a_validator_fenced_by_its_own_instance_id_joins_again_and_forwards_each
     process = process_of(spec, ndtms.settings)
     assert process.pid() == pid, "the fenced validator stopped"
     assert "joining the group again" in process.log_file.read_text(errors="replace"), "it was never fenced"
-    _assert_each_revision_forwarded_once(ndtms, feed, "fenced once")
-
-
-def _assert_each_revision_forwarded_once(ndtms: Ndtms, feed: list[Any], context: str) -> None:
-    ours = {r.episode_key for r in feed}
-    forwarded = [r["value"] for r in records_of(ndtms, "valid") if _episode(r["value"]) in ours]
-    identities = [(v["client_key"], _episode(v), v["revision"], v["deleted"]) for v in forwarded]
-    twice = sorted({i for i in identities if identities.count(i) > 1})
-    assert not twice, f"{context}; forwarded more than once: {twice[:5]}"
-
-    in_force: dict[str, dict[str, Any]] = {}
-    for value in forwarded:
-        held = in_force.get(_episode(value))
-        # A changed attributor forwards a withdrawal and the new filing at the same revision.
-        if held is None or (value["revision"], not value["deleted"]) > (
-            held["revision"],
-            not held["deleted"],
-        ):
-            in_force[_episode(value)] = value
-    accepted = {key: v["revision"] for key, v in in_force.items() if not v["deleted"]}
-    assert accepted == {key: data["revision"] for key, data in final_accepted(feed).items()}
-
-
-def _episode(value: dict[str, Any]) -> str:
-    return f"{value['provider_id']}/{value['episode_id']}"
+    assert_each_revision_forwarded_once(ndtms, feed, "fenced once")
