@@ -134,7 +134,7 @@ def run_shape(state: str, brokers: int, count: int, n: int, alone_lines: int) ->
                 stop_all(settings)
         finally:
             if postgres is not None:
-                postgres.stop()
+                postgres.discard()  # its folder may sit outside the benchmark's state
     return {
         "reference": reference,
         "alone": alone,

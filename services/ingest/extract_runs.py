@@ -77,42 +77,31 @@ def publish_extract(
     published but recorded as the client's objection (which erases them everywhere). One extract
     of a provider at a time, whichever process runs it (`ExtractLedger.provider_lock`)."""
     with ledger.provider_lock(provider):
-        return _publish_all(lines, provider, writer, ledger, recorded_at, objector, progress)
-
-
-def _publish_all(
-    lines: Iterable[bytes],
-    provider: str,
-    writer: RawTopicWriter,
-    ledger: ExtractLedger,
-    recorded_at: datetime,
-    objector: Objector,
-    progress: Callable[[int], None],
-) -> ExtractSummary:
-    summary = ExtractSummary(provider)
-    first_row: dict[str, int] = {}
-    chunk: list[Parsed] = []
-    for number, parsed in rows(lines, provider, recorded_at):
-        summary.rows += 1
-        if parsed.update is not None and parsed.accepted:
-            episode = parsed.update.episode_id
-            if episode in first_row:
-                summary.reject(
-                    number, [Problem("EPISODID", f"episode {episode} is also on row {first_row[episode]}")]
-                )
-                continue
-            first_row[episode] = number
-            chunk.append(parsed)
-        else:
-            summary.reject(number, parsed.problems)
-        if len(chunk) >= CHUNK:
-            _publish(chunk, provider, writer, ledger, objector, summary)
-            chunk = []
-            progress(summary.rows)
-    _publish(chunk, provider, writer, ledger, objector, summary)
-    progress(summary.rows)
-    summary.missing = [e for e in ledger.known(provider) if e not in first_row]
-    return summary
+        summary = ExtractSummary(provider)
+        first_row: dict[str, int] = {}
+        chunk: list[Parsed] = []
+        for number, parsed in rows(lines, provider, recorded_at):
+            summary.rows += 1
+            if parsed.update is not None and parsed.accepted:
+                episode = parsed.update.episode_id
+                if episode in first_row:
+                    summary.reject(
+                        number,
+                        [Problem("EPISODID", f"episode {episode} is also on row {first_row[episode]}")],
+                    )
+                    continue
+                first_row[episode] = number
+                chunk.append(parsed)
+            else:
+                summary.reject(number, parsed.problems)
+            if len(chunk) >= CHUNK:
+                _publish(chunk, provider, writer, ledger, objector, summary)
+                chunk = []
+                progress(summary.rows)
+        _publish(chunk, provider, writer, ledger, objector, summary)
+        progress(summary.rows)
+        summary.missing = [e for e in ledger.known(provider) if e not in first_row]
+        return summary
 
 
 def _publish(

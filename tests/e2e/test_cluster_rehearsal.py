@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -59,6 +60,9 @@ PORTS = {
     "NDTMS_LINKER_PORT": "31703",
     "NDTMS_LOCAL_POSTGRES_PORT": "31432",
 }
+# Not the catalogue's six, and odd: the two instances of each service own unequal shares, and
+# every changelog, the erasure sweep and the journey's partition of a person must follow it.
+PARTITIONS = 5
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +79,14 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ndtms]:
         local_postgres_port=31432,
         pseudonym_key="rehearsal-key",
         local_kafka_brokers=3,
+        topic_partitions=PARTITIONS,
     )
     command = Ndtms(settings)
     # `ndtms up` starts the cluster and the registry itself: no address of another one.
     outside = ("KAFKA_BOOTSTRAP_SERVERS", "NDTMS_SCHEMA_REGISTRY_URL", "NDTMS_KAFKA_BOOTSTRAP_SERVERS")
     command.env = {k: v for k, v in command.env.items() if k not in outside and not k.endswith("_PORT")}
     command.env |= {**PORTS, "NDTMS_STATE_DIR": str(state), "NDTMS_PSEUDONYM_KEY": "rehearsal-key"}
+    command.env["NDTMS_TOPIC_PARTITIONS"] = str(PARTITIONS)
     try:
         command("up", "--brokers", "3", "--instances", "2", timeout=600)
         yield command
@@ -108,6 +114,9 @@ def test_every_instance_runs_and_every_topic_has_three_copies_two_in_sync(rehear
     names = [spec.name for spec in (*CATALOGUE, *INTERNAL)]
     for name in names:
         assert {len(p.replicas) for p in metadata.topics[name].partitions.values()} == {3}, name
+    for spec in (*CATALOGUE, *INTERNAL):
+        wanted = PARTITIONS if spec.partitions > 1 else 1
+        assert len(metadata.topics[spec.name].partitions) == wanted, spec.name
     futures = admin.describe_configs([ConfigResource("topic", name) for name in names])
     for resource, future in futures.items():
         assert future.result(30)["min.insync.replicas"].value == "2", resource.name
@@ -199,8 +208,14 @@ def test_instances_and_a_broker_killed_mid_feed_change_no_outcome_and_an_erasure
     ours = {r.episode_key for r in feed} - theirs
     reports = [r for r in records_to_end(rehearsal, "errors") if r["key"] in ours]
     # A later report of a revision (the cross-episode checks) says something new; a repeat is a
-    # report equal to the one before it for the episode.
-    assert reports and repeated(reports, ignore=("checked_at",)) == []
+    # report equal to the one before it for the episode. The feed resends some revisions, and a
+    # resent rejected revision is reported again by design (the provider sent it again): only a
+    # repeat of a revision sent once is one the stream wrote twice.
+    sent = Counter((r.episode_key, r.data["revision"]) for r in feed)
+    twice = [
+        r for r in repeated(reports, ignore=("checked_at",)) if sent[(r["key"], r["value"]["revision"])] < 2
+    ]
+    assert reports and twice == []
 
 
 def test_extracts_through_both_ingest_instances_share_one_ledger(rehearsal: Ndtms) -> None:
