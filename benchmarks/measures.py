@@ -28,11 +28,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ndtms.contract.periods import year_to
 from ndtms.databases import engine_for
 from ndtms.localrun.postgres import postgres_running
 from ndtms.synthetic import treatment_histories
 from services.journey import measuring, store
-from services.journey.measures import Breakdown, year_to
+from services.journey.measures import Breakdown
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
 

@@ -31,6 +31,7 @@ COMMANDS: dict[str, Command] = {
     "rules": Command("quality", "print the validation rule catalogue (Markdown)"),
     "dq": Command("quality", "open validation findings per provider and rule, with what to fix"),
     "indicator": Command("indicator", "the live continuity-of-care indicator from ndtms.links"),
+    "report": Command("reports", "the continuity-of-care companion report: prisons to areas, rates, trend"),
     "measures": Command("measures", "live treatment measures: in treatment, waits, retention, exits"),
     "credentials": Command("credentials", "issue, list and revoke API keys for vendors and operators"),
     "journeys": Command("journeys", "a person's treatment journeys; rebuild the journey store"),

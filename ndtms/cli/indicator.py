@@ -6,15 +6,14 @@ import argparse
 import json
 import textwrap
 from collections import Counter
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, settings
 from ndtms.cli.dates import day
 from ndtms.cli.tables import WIDTH, render
+from ndtms.continuity.indicator import COLUMNS, Grouping, IndicatorRow, indicator, period_start
 from ndtms.contract.topics import CANDIDATES
-from services.linker.indicator import COLUMNS, Grouping, IndicatorRow, indicator, period_start
 
 if TYPE_CHECKING:
     from ndtms.contract.settings import PlatformSettings
@@ -26,13 +25,20 @@ RATES = ("rate", "rate_without_confirmed")
 
 
 def row_json(row: IndicatorRow) -> dict[str, Any]:
-    return {**asdict(row), "rate": row.rate, "rate_without_confirmed": row.rate_without_confirmed}
+    return {
+        "group": row.group,
+        "transfers": row.transfers,
+        "decided": row.decided,
+        **{column: getattr(row, column) for column in COLUMNS},
+        "engaged_by_confirmed_match": row.engaged_by_confirmed_match,
+        "rate": row.rate,
+        "rate_without_confirmed": row.rate_without_confirmed,
+    }
 
 
 def cmd_indicator(args: argparse.Namespace) -> int:
     from ndtms.clocks import clock_from, today_in_england
-    from services.linker.link_view import LinksUnavailable, link_view
-    from services.linker.settings import LinkerSettings
+    from ndtms.link_view import LinksUnavailable, link_view
 
     platform = settings()
     today = args.today or today_in_england(clock_from(platform.clock_file))
@@ -42,8 +48,8 @@ def cmd_indicator(args: argparse.Namespace) -> int:
             links = view.read_to_end()
     except LinksUnavailable as exc:
         raise CommandFailed(str(exc)) from exc
-    # The linker's grace decides when an unmatched window closes: the command must use the same.
-    grace = LinkerSettings().linker_grace_days
+    # The linker's grace decides when an unmatched window closes: the command uses the same.
+    grace = platform.linker_grace_days
     rows = indicator(links, today, by, grace)
     national = indicator(links, today, Grouping.NATIONAL, grace)
     period = {"from": period_start(today).isoformat(), "to": today.isoformat()}

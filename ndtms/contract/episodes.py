@@ -12,6 +12,8 @@ from pydantic.config import JsonDict
 from ndtms.contract.dates import rfc3339_instant
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+# An ONS local authority code (E06 to E10 and six digits), or X99999998: outside England.
+LOCAL_AUTHORITY_PATTERN = r"^(?:E0[6-9]|E10)\d{6}$|^X99999998$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 
 

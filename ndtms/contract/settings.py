@@ -82,6 +82,10 @@ class PlatformSettings(BaseSettings):
     # Partitions of every topic partitioned by person when it is created (unset: the catalogue's
     # six); the ceiling of instances per stage. Existing topics keep theirs (see ndtms init).
     topic_partitions: int | None = Field(default=None, ge=1, le=1000)
+    # Days after the 21-day window before an unmatched release is called not_engaged, so that
+    # late submissions (monthly extracts) can still count. The linker decides by it, and the
+    # indicator and its report count by it, so every service reads the one setting.
+    linker_grace_days: int = Field(default=0, ge=0, le=90)
     # API keys of vendors and operators (see ndtms.access); default: credentials.json in state_dir,
     # or a table of this database (SQLAlchemy URL) when instances run on several machines.
     credentials_file: Path | None = None

@@ -13,11 +13,13 @@ from ndtms.clocks import clock_from, system_clock, today_in_england
 from ndtms.contract.topics import VALID
 from ndtms.dashboard import Sampler
 from ndtms.leadership import Leadership
+from ndtms.link_view import LinkView
 from ndtms.logs import start_service_logging
 from ndtms.metrics import LagSampler
 from ndtms.reviewing import CandidateQueue, DecisionDesk, RecordIndex
 from ndtms.stream.claim import one_process_per_file
 from ndtms.web.serving import server_config
+from services.journey.continuity import ContinuityReports
 from services.journey.http import create_app
 from services.journey.reports import MeasuresGauges
 from services.journey.review import Review
@@ -57,6 +59,10 @@ def main() -> None:
     )
     REGISTRY.register(gauges)
     gauges.start()
+    links = LinkView(settings)
+    stop_links = threading.Event()
+    threading.Thread(target=links.follow, args=(stop_links,), name="link-view", daemon=True).start()
+    reports = ContinuityReports(links, settings.linker_grace_days, lambda: today_in_england(clock))
     app = create_app(
         lambda: not processor.stopping.is_set(),
         processor.engine,
@@ -65,6 +71,7 @@ def main() -> None:
         dashboard.summary,
         review,
         lambda: today_in_england(clock),
+        reports,
     )
     server = uvicorn.Server(server_config(app, settings.service_host, settings.journey_port, "ndtms-journey"))
     http = threading.Thread(target=server.run, name="journey-http", daemon=True)
@@ -76,6 +83,7 @@ def main() -> None:
         queue.stop()
         records.stop()
         gauges.stopping.set()
+        stop_links.set()
         http.join(timeout=5)
 
 

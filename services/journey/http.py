@@ -25,6 +25,7 @@ from ndtms.dashboard import dashboard_page
 from ndtms.web.access import UNAUTHORISED, operations_only
 from ndtms.web.pages import HEALTH_RESPONSES, METRICS_RESPONSES, Health
 from ndtms.web.problems import install_problem_handlers, problem_responses, with_problem_schemas
+from services.journey.continuity import ContinuityReports, continuity_routes
 from services.journey.queries import JourneyFilter, list_journeys, person_document, person_of_episode
 from services.journey.reports import measures_routes
 from services.journey.review import Review, review_routes
@@ -61,6 +62,7 @@ def create_app(
     dashboard: Callable[[], dict[str, Any]] | None = None,
     review: Review | None = None,
     today: Callable[[], date] | None = None,
+    continuity: ContinuityReports | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="NDTMS journey service",
@@ -180,6 +182,9 @@ def create_app(
     if today is not None:
         queries.include_router(measures_routes(engine, today))
     app.include_router(queries)
+    if continuity is not None:
+        # Published figures need no key (exact ones do): outside the operations-only router.
+        app.include_router(continuity_routes(continuity, credentials), prefix="/v1")
     if dashboard is not None:
         _add_dashboard(app, dashboard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -33,10 +33,11 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
 from ndtms.contract.episodes import DischargeReason, Setting
+from ndtms.contract.periods import EARLIEST, Period, year_to
 from services.journey.journeys import EpisodeSpan, journeys_of
 
 WAIT_EXPECTED_DAYS = 21
@@ -62,19 +63,6 @@ UNKNOWN_LA = "unknown"
 class Breakdown(StrEnum):
     PROVIDER = "provider"
     LA = "la"
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date
-
-    def __post_init__(self) -> None:
-        if self.start > self.end:
-            raise ValueError(f"the period starts ({self.start}) after it ends ({self.end})")
-
-    def __contains__(self, day: object) -> bool:
-        return isinstance(day, date) and self.start <= day <= self.end
 
 
 @dataclass(frozen=True)
@@ -343,9 +331,6 @@ def retained(journey: TreatmentJourney, start: date) -> bool:
     return ended is None or (ended - start).days >= RETAINED_DAYS or journey.discharge_reason in COMPLETED
 
 
-EARLIEST = date(1900, 1, 1)
-
-
 class PeriodInverted(ValueError):
     """`from` is after `to`."""
 
@@ -359,12 +344,3 @@ def period_of(start: date | None, end: date | None, today: date) -> Period:
     if start > end:
         raise PeriodInverted(f"from {start} is after to {end}: a period ends on or after it starts")
     return Period(start, end)
-
-
-def year_to(today: date) -> Period:
-    """The default period: the 12 months ending today (the day after the same date a year before)."""
-    try:
-        year_before = today.replace(year=today.year - 1)
-    except ValueError:  # 29 February
-        year_before = today.replace(year=today.year - 1, day=28)
-    return Period(year_before + timedelta(days=1), today)

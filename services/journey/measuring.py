@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
+from ndtms.contract.periods import Period
 from services.journey import store
 from services.journey.journeys import EpisodeSpan
 from services.journey.measures import (
@@ -26,7 +27,6 @@ from services.journey.measures import (
     Breakdown,
     Facts,
     MeasureRow,
-    Period,
     Tallies,
     facts_of,
     rows_of,

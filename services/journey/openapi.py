@@ -25,6 +25,7 @@ def render() -> str:
         cast(Any, unused),
         review=cast(Any, unused),
         today=date.today,
+        continuity=cast(Any, unused),
     )
     return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
 

@@ -22,9 +22,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ndtms.contract.dates import iso_date
+from ndtms.contract.periods import Period, year_to
 from ndtms.web.problems import problem_responses
 from services.journey.disclosure import COUNTS, published_json, row_json
-from services.journey.measures import Breakdown, MeasureRow, Period, PeriodInverted, period_of, year_to
+from services.journey.measures import Breakdown, MeasureRow, PeriodInverted, period_of
 from services.journey.measuring import MeasuresIncomplete, measure_rows
 
 log = logging.getLogger(__name__)

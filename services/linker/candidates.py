@@ -16,9 +16,9 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from ndtms.continuity.window import WINDOW_DAYS
 from services.linker.comparisons import Attributors
 from services.linker.match_model import MatchModel
-from services.linker.matching import WINDOW_DAYS
 from services.linker.scoring import Score, levels_of, probability_of, score, weight_of
 
 

@@ -8,8 +8,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ndtms.clocks import Clock, today_in_england
+from ndtms.continuity.indicator import COLUMNS, Grouping, indicator
 from ndtms.contract.links import TransferLink
-from services.linker.indicator import COLUMNS, Grouping, indicator
 
 MEASURES = ("transfers", "decided", *COLUMNS, "engaged_by_confirmed_match")
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 
+from ndtms.continuity.window import closes_on, window_end
 from ndtms.contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
 from ndtms.contract.links import LinkStatus, MatchedOn
-
-WINDOW_DAYS = 21
 
 
 @dataclass(frozen=True)
@@ -78,15 +77,6 @@ class Outcome:
     # The earliest community triage in the window, whichever episode: with the structured start
     # it tells the outcome on any past day (a person engaged on day 15 was triaged on day 3).
     window_triage_date: date | None = None
-
-
-def window_end(release: date) -> date:
-    return release + timedelta(days=WINDOW_DAYS)
-
-
-def closes_on(release: date, grace_days: int) -> date:
-    """The first day on which an unmatched transfer is decided not_engaged."""
-    return window_end(release) + timedelta(days=grace_days + 1)
 
 
 def outcomes(

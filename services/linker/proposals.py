@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from ndtms.continuity.window import window_end
 from ndtms.contract.candidates import Band, Decision, DifferenceKind, LinkCandidate
 from ndtms.contract.episodes import Setting
 from ndtms.contract.links import LinkStatus
@@ -32,7 +33,7 @@ from services.linker.candidates import (
 )
 from services.linker.comparisons import Attributors
 from services.linker.match_model import MatchModel
-from services.linker.matching import EpisodeFacts, outcomes, window_end
+from services.linker.matching import EpisodeFacts, outcomes
 
 SEARCHED = frozenset({LinkStatus.PENDING, LinkStatus.TRIAGED, LinkStatus.NOT_ENGAGED})
 

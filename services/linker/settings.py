@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from ndtms.continuity.window import WINDOW_DAYS
 from ndtms.contract.settings import PlatformSettings
-from services.linker.matching import WINDOW_DAYS
 from services.linker.people import Policy
 
 
 class LinkerSettings(PlatformSettings):
     linker_app_id: str = "ndtms-linker"
-    # Days after the 21-day window before an unmatched transfer is called not_engaged,
-    # so that late submissions (monthly extracts) can still count.
-    linker_grace_days: int = Field(default=0, ge=0, le=90)
     # How long an episode is kept after its latest date; older ones are compacted away (README).
     linker_retention_days: int = Field(default=1095, ge=60)
     # How often the clock sweep looks for windows that have closed.

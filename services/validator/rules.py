@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ndtms.contract.episodes import (
+    LOCAL_AUTHORITY_PATTERN,
     AcceptedEpisode,
     DischargeReason,
     EpisodeUpdate,
@@ -25,7 +26,7 @@ ADULT_AGE = 18
 MAX_AGE = 110
 INITIAL = re.compile(r"^[A-Za-z]$")
 # ONS local authority codes used by NDTMS, and the code for an address outside England.
-LOCAL_AUTHORITY = re.compile(r"^(?:E0[6-9]|E10)\d{6}$|^X99999998$")
+LOCAL_AUTHORITY = re.compile(LOCAL_AUTHORITY_PATTERN)
 OUT_OF_ENGLAND = "X99999998"
 SECURE_ONLY_REASONS = frozenset(
     {DischargeReason.INCOMPLETE_ONWARD_REFERRAL_REFUSED, DischargeReason.INCOMPLETE_RELEASED_FROM_COURT}

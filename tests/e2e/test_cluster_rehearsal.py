@@ -25,6 +25,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 from sqlalchemy.orm import Session
 
 from ndtms.contract.episodes import EpisodeUpdate
+from ndtms.contract.periods import year_to
 from ndtms.contract.pseudonyms import client_key
 from ndtms.contract.settings import PlatformSettings
 from ndtms.contract.topics import CATALOGUE, INTERNAL
@@ -32,7 +33,7 @@ from ndtms.databases import engine_for
 from ndtms.localrun.postgres import LocalPostgres
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.scenarios import continuity_feed, final_accepted
-from services.journey.measures import Breakdown, MeasureRow, year_to
+from services.journey.measures import Breakdown, MeasureRow
 from services.journey.measuring import measure_rows
 from services.journey.settings import JourneySettings
 from tests.e2e.pipeline import (

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ndtms.continuity.indicator import Grouping, indicator
 from ndtms.contract.findings import ValidationReport
 from ndtms.contract.links import TransferLink
 from ndtms.localrun.kafka import LocalKafka
@@ -20,7 +21,6 @@ from ndtms.localrun.services import PROJECT_ROOT, SERVICES
 from ndtms.scenarios import continuity_feed, final_accepted
 from ndtms.status import collect
 from ndtms.synthetic import community_episode, prison_release
-from services.linker.indicator import Grouping, indicator
 from services.validator.quality import current_reports
 from tests.e2e.pipeline import (
     Ndtms,

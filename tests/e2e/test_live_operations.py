@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ndtms.continuity.indicator import COLUMNS
 from ndtms.synthetic import community_episode, prison_release
-from services.linker.indicator import COLUMNS
 from tests.e2e.pipeline import Ndtms, someone, wait_for, write_jsonl
 
 pytestmark = pytest.mark.broker

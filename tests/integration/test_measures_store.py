@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
 from ndtms.contract.episodes import Setting
+from ndtms.contract.periods import Period
 from ndtms.databases import engine_for
 from ndtms.synthetic import treatment_histories
 from services.journey import measuring, store
 from services.journey.disclosure import published_json, row_json
 from services.journey.http import create_app
 from services.journey.journeys import EpisodeSpan, InterventionSpan
-from services.journey.measures import Breakdown, Period, facts_of, measures
+from services.journey.measures import Breakdown, facts_of, measures
 
 FIRST_DAY = date(2024, 1, 1)
 NOW = datetime(2025, 6, 30, 9, tzinfo=UTC)

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from ndtms.continuity.indicator import COLUMNS, Grouping, indicator, period_start
 from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
-from services.linker.indicator import COLUMNS, Grouping, indicator, period_start
 
 TODAY = date(2025, 6, 30)
 

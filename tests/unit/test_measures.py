@@ -9,19 +9,18 @@ import pytest
 
 from ndtms.cli.measures import COLUMNS, table
 from ndtms.contract.episodes import DischargeReason, Setting
+from ndtms.contract.periods import Period, year_to
 from services.journey.disclosure import controlled, published_json, row_json
 from services.journey.journeys import EpisodeSpan, InterventionSpan
 from services.journey.measures import (
     Breakdown,
     MeasureRow,
-    Period,
     Ratio,
     Waits,
     facts_of,
     measures,
     period_of,
     waits_of,
-    year_to,
 )
 
 TO = date(2026, 6, 30)

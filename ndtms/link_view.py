@@ -1,8 +1,9 @@
 """The current link record of every transfer, read from `ndtms.links` (all partitions, no group).
 
-Each reader assigns itself every partition from the beginning, so every linker instance
-and every `ndtms indicator` sees the national picture whatever the consumer group holds.
-The topic is compacted: the latest record per key is the truth, a tombstone removes it.
+Each reader assigns itself every partition from the beginning, so every linker instance, every
+journey instance (the companion report) and every `ndtms indicator` sees the national picture
+whatever the consumer group holds. The topic is compacted: the latest record per key is the
+truth, a tombstone (a withdrawn release, an erased person) removes it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from ndtms.contract.links import TransferLink
 from ndtms.contract.settings import PlatformSettings
@@ -36,12 +37,18 @@ class LinkView:
                 # Required by the client; never used to commit: positions are assigned by hand.
                 "group.id": "ndtms-link-view",
                 "enable.auto.commit": False,
+                "enable.partition.eof": True,
             }
         )
         self._links: dict[str, TransferLink] = {}
         self._lock = threading.Lock()
         self.undecodable = 0
         self._partitions: list[int] = []
+        self._at_end: set[int] = set()
+        # Set once every partition has been read to its end: until then a count would be short.
+        self.caught_up = threading.Event()
+        # Raised by every change, so that what is worked out from a snapshot can be kept until then.
+        self.version = 0
 
     def open(self, timeout: float = 10) -> None:
         metadata = self._consumer.list_topics(LINKS.name, timeout=timeout).topics.get(LINKS.name)
@@ -57,13 +64,23 @@ class LinkView:
         with self._lock:
             return list(self._links.values())
 
+    def versioned(self) -> tuple[int, list[TransferLink]]:
+        with self._lock:
+            return self.version, list(self._links.values())
+
     def poll(self, timeout: float) -> int:
         messages = self._consumer.consume(num_messages=1000, timeout=timeout)
         applied = 0
         with self._lock:
             for message in messages:
-                if message.error() is None:
+                error = message.error()
+                if error is None:
                     applied += self._apply(message)
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    self._at_end.add(message.partition() or 0)
+                    if self._at_end.issuperset(self._partitions):
+                        self.caught_up.set()
+            self.version += applied
         return applied
 
     def _apply(self, message: Message) -> int:
@@ -96,7 +113,14 @@ class LinkView:
             self.poll(0.5)
 
     def follow(self, stop: threading.Event) -> None:
-        """Keep the view current until `stop` is set (run in a thread of its own)."""
+        """Keep the view current until `stop` is set (run in a thread of its own); waits for the
+        topic when it does not exist yet (a service started before `ndtms init`)."""
+        while not self._partitions and not stop.is_set():
+            try:
+                self.open()
+            except (LinksUnavailable, KafkaException) as exc:
+                log.warning("link view: %s; trying again", exc)
+                stop.wait(5)
         while not stop.is_set():
             try:
                 self.poll(1.0)
