@@ -32,6 +32,7 @@ bench: install
 	$(VENV)/bin/python -m benchmarks.ingest
 	$(VENV)/bin/python -m benchmarks.matching
 	$(VENV)/bin/python -m benchmarks.measures
+	$(VENV)/bin/python -m benchmarks.continuity
 	$(VENV)/bin/python -m benchmarks.startup
 
 down:

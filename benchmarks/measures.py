@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from benchmarks.running import timed
 from ndtms.contract.periods import year_to
 from ndtms.databases import engine_for
 from ndtms.localrun.postgres import postgres_running
@@ -36,16 +34,6 @@ from services.journey import measuring, store
 from services.journey.measures import Breakdown
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
-
-
-def timed(work: Callable[[], object], repeat: int = 3) -> float:
-    """The median seconds of `repeat` runs."""
-    seconds = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
 
 
 def fill(url: str, people: int, today: date) -> int:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,16 @@ def instances_running(
     finally:
         for process in processes:
             process.stop()
+
+
+def timed(work: Callable[[], object], repeat: int = 3) -> float:
+    """The median seconds of `repeat` runs."""
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 def cpu_seconds(pid: int) -> float:

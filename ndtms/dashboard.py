@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from ndtms.web.vendored import with_uplot
 from services.linker.indicator_metrics import MEASURES
 from services.validator.catalogue_doc import descriptions
 
 Labels = frozenset[tuple[str, str]]
 Series = dict[tuple[str, Labels], float]
 HOUR = 3600.0
-UPLOT = Path(__file__).parent / "vendor" / "uplot"
 PAGE = Path(__file__).with_name("dashboard.html")
 OPEN_CANDIDATES = "ndtms_linker_candidates_open"
 # The label the sampler gives each sample: the address of the instance that served it.
@@ -40,11 +40,7 @@ def dashboard_page() -> str:
 
     Nothing is fetched from elsewhere: operations networks often have no internet.
     """
-    return (
-        PAGE.read_text(encoding="utf-8")
-        .replace("/*UPLOT_CSS*/", (UPLOT / "uPlot.min.css").read_text(encoding="utf-8"))
-        .replace("/*UPLOT_JS*/", (UPLOT / "uPlot.iife.min.js").read_text(encoding="utf-8"))
-    )
+    return with_uplot(PAGE.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

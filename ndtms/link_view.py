@@ -64,9 +64,10 @@ class LinkView:
         with self._lock:
             return list(self._links.values())
 
-    def versioned(self) -> tuple[int, list[TransferLink]]:
+    def versioned(self) -> tuple[int, dict[str, TransferLink]]:
+        """The links by transfer id, and the version they are at."""
         with self._lock:
-            return self.version, list(self._links.values())
+            return self.version, dict(self._links)
 
     def poll(self, timeout: float) -> int:
         messages = self._consumer.consume(num_messages=1000, timeout=timeout)

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from ndtms.continuity.areas import listed_areas
+from ndtms.continuity.window import window_end
 from ndtms.contract.episodes import DischargeReason, Setting
+from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
 from services.journey.journeys import EpisodeSpan, InterventionSpan
 
 LOCAL_AUTHORITIES = ("E09000033", "E08000025", "E06000023", "E07000178", "E10000016")
@@ -174,3 +177,41 @@ def treatment_histories(
             referral = (discharge or referral) + timedelta(days=rng.randrange(1, 250))
         histories[f"{n:032x}"] = spans
     return histories
+
+
+def transfer_links(
+    rng: random.Random, count: int, first_exit: date, days: int, prisons: int = 120
+) -> list[Any]:
+    """`count` made-up link records as the linker publishes them: exits spread over `days` from
+    `first_exit`, from `prisons` prisons to England's areas (a few with no destination), about
+    45 % engaged (3 % of those through a confirmed probable match), 15 % triaged only."""
+    areas = [a.code for a in listed_areas()]
+    made = []
+    for n in range(count):
+        exit_day = first_exit + timedelta(days=rng.randrange(days))
+        roll = rng.random()
+        start = exit_day + timedelta(days=rng.randrange(22)) if roll < 0.45 else None
+        triage = (start or exit_day) - timedelta(days=rng.randrange(3)) if roll < 0.6 else None
+        triage = max(triage, exit_day) if triage else None
+        status = LinkStatus.ENGAGED if start else LinkStatus.TRIAGED if triage else LinkStatus.NOT_ENGAGED
+        made.append(
+            TransferLink(
+                transfer_id=f"HMP{n % prisons:03d}/R{n}",
+                client_key=f"{rng.getrandbits(128):032x}",
+                prison_provider_id=f"HMP{n % prisons:03d}",
+                prison_episode_id=f"R{n}",
+                prison_exit_date=exit_day,
+                exit_destination_la=rng.choice(areas) if rng.random() > 0.01 else None,
+                window_end_date=window_end(exit_day),
+                status=status,
+                triage_date=triage,
+                window_triage_date=triage,
+                structured_start_date=start,
+                days_to_engagement=(start - exit_day).days if start else None,
+                matched_on=MatchedOn.CONFIRMED_CANDIDATE
+                if start and rng.random() < 0.03
+                else MatchedOn.CLIENT_KEY,
+                decided_at=datetime.combine(window_end(exit_day), time(6), tzinfo=UTC),
+            )
+        )
+    return made

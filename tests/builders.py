@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
 from ndtms.synthetic import Person, community_episode, prison_release
 from services.validator.acceptance import accepted_form
 
@@ -56,3 +57,38 @@ def accepted(data: dict[str, Any], client_key: str = "k" * 32, now: datetime = N
             accepted_at=now,
         )
     return accepted_form(u, client_key, (), now)
+
+
+def transfer_link(
+    n: int,
+    exit_date: date,
+    *,
+    engaged_day: int | None = None,
+    triaged_day: int | None = None,
+    prison: str = "P1",
+    la: str | None = "E09000033",
+    confirmed: bool = False,
+    status: LinkStatus | None = None,
+) -> TransferLink:
+    """A link record as the linker writes it: engaged (structured start) or triaged on the given
+    day after the exit, else not engaged; `status` says otherwise (a pending one, say)."""
+    start = exit_date + timedelta(days=engaged_day) if engaged_day is not None else None
+    triage = exit_date + timedelta(days=triaged_day) if triaged_day is not None else None
+    status = status or (
+        LinkStatus.ENGAGED if start else LinkStatus.TRIAGED if triage else LinkStatus.NOT_ENGAGED
+    )
+    return TransferLink(
+        transfer_id=f"{prison}/{n}",
+        client_key=f"c{n}",
+        prison_provider_id=prison,
+        prison_episode_id=str(n),
+        prison_exit_date=exit_date,
+        exit_destination_la=la,
+        window_end_date=exit_date + timedelta(days=21),
+        status=status,
+        triage_date=triage or start,
+        window_triage_date=triage or start,
+        structured_start_date=start,
+        matched_on=MatchedOn.CONFIRMED_CANDIDATE if confirmed else MatchedOn.CLIENT_KEY,
+        decided_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )

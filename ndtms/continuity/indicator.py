@@ -18,8 +18,8 @@ call an unmatched release not engaged (exit + 21 days + grace, then one day more
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -56,27 +56,43 @@ class Release:
     triaged_on: date | None
     decided_on: date
     by_confirmed_match: bool
+    # From this day on its column no longer changes (the latest of the three days above), and
+    # is `final`: most releases a report counts are past it, so most are judged by one comparison.
+    settled_on: date
+    final: str
 
     @classmethod
     def of(cls, link: TransferLink, grace_days: int) -> Release:
+        engaged_on = link.structured_start_date if link.status is LinkStatus.ENGAGED else None
+        triaged_on = window_triage(link)
+        decided_on = closes_on(link.prison_exit_date, grace_days)
+        settled_on = max(d for d in (decided_on, engaged_on, triaged_on) if d is not None)
         return cls(
             prison=link.prison_provider_id,
             la=link.exit_destination_la,
             exit_date=link.prison_exit_date,
-            engaged_on=link.structured_start_date if link.status is LinkStatus.ENGAGED else None,
-            triaged_on=window_triage(link),
-            decided_on=closes_on(link.prison_exit_date, grace_days),
+            engaged_on=engaged_on,
+            triaged_on=triaged_on,
+            decided_on=decided_on,
             by_confirmed_match=link.matched_on is MatchedOn.CONFIRMED_CANDIDATE,
+            settled_on=settled_on,
+            final=_column(engaged_on, triaged_on, decided_on, settled_on),
         )
 
     def column_on(self, day: date) -> str:
         """The one column the release is in on `day`."""
-        decided = day >= self.decided_on
-        if self.engaged_on is not None and self.engaged_on <= day:
-            return "engaged" if decided else "engaged_window_open"
-        if self.triaged_on is not None and self.triaged_on <= day:
-            return "triaged" if decided else "triaged_window_open"
-        return "not_engaged" if decided else "pending"
+        if day >= self.settled_on:
+            return self.final
+        return _column(self.engaged_on, self.triaged_on, self.decided_on, day)
+
+
+def _column(engaged_on: date | None, triaged_on: date | None, decided_on: date, day: date) -> str:
+    decided = day >= decided_on
+    if engaged_on is not None and engaged_on <= day:
+        return "engaged" if decided else "engaged_window_open"
+    if triaged_on is not None and triaged_on <= day:
+        return "triaged" if decided else "triaged_window_open"
+    return "not_engaged" if decided else "pending"
 
 
 @dataclass(frozen=True)
@@ -114,20 +130,27 @@ class Counts:
         return (self.engaged - self.engaged_by_confirmed_match) / self.decided if self.decided else None
 
 
+def count(releases: Sequence[Release], day: date) -> Counts:
+    """The releases in each column on `day`."""
+    columns = Counter(r.column_on(day) for r in releases)
+    confirmed = sum(1 for r in releases if r.by_confirmed_match and r.column_on(day) == "engaged")
+    return Counts(**columns, engaged_by_confirmed_match=confirmed)
+
+
+def within(releases: Iterable[Release], period: Period) -> list[Release]:
+    """The releases whose exit date is in `period`."""
+    start, end = period.start, period.end
+    return [r for r in releases if start <= r.exit_date <= end]
+
+
 def tally(
     releases: Iterable[Release], period: Period, day: date, key: Callable[[Release], K]
 ) -> dict[K, Counts]:
     """The counts per `key` of the releases whose exit date is in `period`, judged on `day`."""
-    columns: dict[K, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for release in releases:
-        if release.exit_date not in period:
-            continue
-        column = release.column_on(day)
-        counted = columns[key(release)]
-        counted[column] += 1
-        if column == "engaged" and release.by_confirmed_match:
-            counted[CONFIRMED_COLUMN] += 1
-    return {k: Counts(**counted) for k, counted in columns.items()}
+    groups: dict[K, list[Release]] = defaultdict(list)
+    for release in within(releases, period):
+        groups[key(release)].append(release)
+    return {k: count(group, day) for k, group in groups.items()}
 
 
 @dataclass(frozen=True)

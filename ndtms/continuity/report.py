@@ -9,6 +9,7 @@ of judgement), over one of two periods:
 It shows:
 - `flows`: the prison x destination-LA matrix of releases, the largest pathways first; with a
   prison chosen, its receiving areas; with an LA chosen, its referring prisons;
+- `prisons` and `areas`: every prison and destination of the period's releases;
 - `total` (the selection), `regions` (the selection by its destination's region) and `national`
   (every release in the period, for comparison);
 - `trend`: for each of the 12 quarters ending with the report's, the rolling 12 months to the
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ndtms.continuity.areas import area_of
-from ndtms.continuity.indicator import NATIONAL, Counts, Release, tally
+from ndtms.continuity.indicator import NATIONAL, Counts, Release, count, tally
 from ndtms.contract.periods import Period, Quarter, quarters_to, year_to
 
 TREND_QUARTERS = 12
@@ -93,6 +94,9 @@ class ContinuityReport:
     regions: list[RegionRow]
     national: Counts
     trend: list[TrendPoint]
+    # Every prison, and every destination, of the period's releases: what there is to choose.
+    prisons: list[str]
+    areas: list[str | None]
 
 
 class Releases:
@@ -132,6 +136,8 @@ def continuity_report(releases: Releases, asked: Asked) -> ContinuityReport:
         regions=regions,
         national=_one(tally(in_period, asked.period, asked.judged_on, _everyone)),
         trend=trend(releases, asked),
+        prisons=sorted({r.prison for r in in_period}),
+        areas=sorted({r.la for r in in_period}, key=lambda la: la or "~"),
     )
 
 
@@ -145,15 +151,18 @@ def trend(releases: Releases, asked: Asked) -> list[TrendPoint]:
                 quarter=quarter,
                 judged_on=day,
                 partial=day < quarter.period.end,
-                rolling=_one(tally(_chosen(releases, rolling, asked), rolling, day, _everyone)),
-                own=_one(tally(_chosen(releases, own, asked), own, day, _everyone)),
+                rolling=count(_chosen(releases, rolling, asked), day),
+                own=count(_chosen(releases, own, asked), day),
             )
         )
     return points
 
 
-def _chosen(releases: Releases, period: Period, asked: Asked) -> Iterable[Release]:
-    return (r for r in releases.within(period) if asked.selects(r))
+def _chosen(releases: Releases, period: Period, asked: Asked) -> Sequence[Release]:
+    found = releases.within(period)
+    if asked.prison is None and asked.la is None:
+        return found
+    return [r for r in found if asked.selects(r)]
 
 
 def _one(counted: dict[str, Counts]) -> Counts:

@@ -8,12 +8,16 @@ person, so a report is not put on the audit trail.
 
 # No `from __future__ import annotations`: FastAPI reads the route's annotations at runtime, and
 # one names a closure's local (`exact_allowed`) that a string annotation could not resolve.
+import gc
 import threading
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+import msgspec
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -27,6 +31,7 @@ from ndtms.contract.links import TransferLink
 from ndtms.contract.periods import QUARTER_PATTERN, Quarter
 from ndtms.web.access import API_KEY_HEADER, BEARER, authenticated, operations_only
 from ndtms.web.problems import problem_responses
+from ndtms.web.vendored import with_uplot
 from services.journey.disclosure import SMALL, controlled
 
 IsoDate = Annotated[date, BeforeValidator(iso_date)]
@@ -42,7 +47,7 @@ EXACT_RULE = "exact counts, for operations staff only: not for publication"
 class LinkSource(Protocol):
     caught_up: threading.Event
 
-    def versioned(self) -> tuple[int, list[TransferLink]]: ...
+    def versioned(self) -> tuple[int, dict[str, TransferLink]]: ...
 
 
 class ReportNotReady(RuntimeError):
@@ -50,14 +55,17 @@ class ReportNotReady(RuntimeError):
 
 
 class ContinuityReports:
-    """Reports from the links as they stand; the releases are worked out once per change."""
+    """Reports from the links as they stand. A link record is worked out into a release once:
+    when the links change, only the records that changed are worked out again."""
 
     def __init__(self, links: LinkSource, grace_days: int, today: Callable[[], date]):
         self.links = links
         self.grace_days = grace_days
         self.today = today
         self._lock = threading.Lock()
-        self._cached: tuple[int, Releases] | None = None
+        self._version: int | None = None
+        self._releases = Releases(())
+        self._worked_out: dict[str, tuple[TransferLink, Release]] = {}
 
     def releases(self) -> Releases:
         if not self.links.caught_up.is_set():
@@ -67,9 +75,23 @@ class ContinuityReports:
             )
         with self._lock:
             version, links = self.links.versioned()
-            if self._cached is None or self._cached[0] != version:
-                self._cached = (version, Releases(Release.of(link, self.grace_days) for link in links))
-            return self._cached[1]
+            if version != self._version:
+                before, now = self._worked_out, {}
+                for key, link in links.items():
+                    held = before.get(key)
+                    # Link records are immutable: the same object is the same record.
+                    now[key] = (
+                        held
+                        if held is not None and held[0] is link
+                        else (link, Release.of(link, self.grace_days))
+                    )
+                self._worked_out, self._version = now, version
+                self._releases = Releases(release for _, release in now.values())
+                # Tens of thousands of long-lived records: kept out of the cyclic collector's
+                # sweeps, which otherwise walk them all during a report and double its time.
+                # (They hold no cycles: reference counting still frees the ones replaced.)
+                gc.freeze()
+            return self._releases
 
     def report(self, asked: Asked) -> ContinuityReport:
         return continuity_report(self.releases(), asked)
@@ -107,7 +129,13 @@ def figures(counts: Counts, exact: bool) -> dict[str, Any]:
     return {**shown, "rate_percent": rate, "rate_without_confirmed_percent": without}
 
 
-def report_json(report: ContinuityReport, exact: bool) -> dict[str, Any]:
+def area_json(la: str | None) -> dict[str, Any]:
+    area = area_of(la)
+    return {"la": la, "la_name": area.name, "region": area.region}
+
+
+def report_json(report: ContinuityReport, exact: bool, limit: int | None = None) -> dict[str, Any]:
+    """`limit`: the largest pathways only (as shown: published figures in their published order)."""
     asked = report.asked
 
     def shown_size(counts: Counts) -> int:
@@ -115,7 +143,7 @@ def report_json(report: ContinuityReport, exact: bool) -> dict[str, Any]:
         value = counts.transfers if exact else controlled(counts.transfers)
         return value if isinstance(value, int) else 0
 
-    flows = sorted(report.flows, key=lambda f: (-shown_size(f.counts), f.prison, f.la or "~"))
+    flows = sorted(report.flows, key=lambda f: (-shown_size(f.counts), f.prison, f.la or "~"))[:limit]
     regions = sorted(report.regions, key=lambda r: (-shown_size(r.counts), r.region))
     chosen_area = area_of(asked.la) if asked.la else None
     return {
@@ -136,6 +164,11 @@ def report_json(report: ContinuityReport, exact: bool) -> dict[str, Any]:
                 **figures(flow.counts, exact),
             }
             for flow in flows
+        ],
+        "flows_total": len(report.flows),
+        "prisons": report.prisons,
+        "areas": [
+            {"la": la, "la_name": area_of(la).name, "region": area_of(la).region} for la in report.areas
         ],
         "total": figures(report.total, exact),
         "regions": [{"region": row.region, **figures(row.counts, exact)} for row in regions],
@@ -193,6 +226,12 @@ class PeriodOf(BaseModel):
     to: date
 
 
+class Area(BaseModel):
+    la: str | None
+    la_name: str
+    region: str
+
+
 class ContinuityReportDocument(BaseModel):
     period: PeriodOf
     judged_on: date
@@ -202,7 +241,10 @@ class ContinuityReportDocument(BaseModel):
     la_name: str | None
     figures: Literal["published", "exact"]
     disclosure: str
-    flows: list[FlowRow]
+    flows: list[FlowRow] = Field(description="pathways, the largest first (`limit`: that many)")
+    flows_total: int = Field(description="how many pathways there are in all")
+    prisons: list[str] = Field(description="every prison with a release in the period")
+    areas: list[Area] = Field(description="every destination of a release in the period")
     total: Figures
     regions: list[RegionRow]
     national: Figures
@@ -252,6 +294,9 @@ def continuity_routes(reports: ContinuityReports, credentials: Credentials) -> A
             str | None,
             Query(pattern=QUARTER_PATTERN, description="a calendar quarter, e.g. 2025Q1 (January to March)"),
         ] = None,
+        limit: Annotated[
+            int | None, Query(ge=1, le=1_000_000, description="the largest pathways only (default: all)")
+        ] = None,
         today: Annotated[
             IsoDate | None,
             Query(
@@ -273,6 +318,22 @@ def continuity_routes(reports: ContinuityReports, credentials: Credentials) -> A
             report = reports.report(asked)
         except ReportNotReady as exc:
             raise HTTPException(503, detail=str(exc)) from exc
-        return report_json(report, exact)
+        # Encoded straight to JSON: a national matrix has thousands of rows, and the document's own
+        # model (checked in the tests) would take longer to validate than the report to count.
+        return Response(msgspec.json.encode(report_json(report, exact, limit)), media_type="application/json")
+
+    return routes
+
+
+PAGE = Path(__file__).with_name("pages") / "continuity.html"
+
+
+def continuity_page_route() -> APIRouter:
+    """The page: the report for a browser (aggregates only, published unless a key is typed in)."""
+    routes = APIRouter()
+
+    @routes.get("/reports/continuity", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return with_uplot(PAGE.read_text(encoding="utf-8"))
 
     return routes

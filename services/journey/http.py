@@ -25,7 +25,7 @@ from ndtms.dashboard import dashboard_page
 from ndtms.web.access import UNAUTHORISED, operations_only
 from ndtms.web.pages import HEALTH_RESPONSES, METRICS_RESPONSES, Health
 from ndtms.web.problems import install_problem_handlers, problem_responses, with_problem_schemas
-from services.journey.continuity import ContinuityReports, continuity_routes
+from services.journey.continuity import ContinuityReports, continuity_page_route, continuity_routes
 from services.journey.queries import JourneyFilter, list_journeys, person_document, person_of_episode
 from services.journey.reports import measures_routes
 from services.journey.review import Review, review_routes
@@ -185,6 +185,7 @@ def create_app(
     if continuity is not None:
         # Published figures need no key (exact ones do): outside the operations-only router.
         app.include_router(continuity_routes(continuity, credentials), prefix="/v1")
+        app.include_router(continuity_page_route())
     if dashboard is not None:
         _add_dashboard(app, dashboard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

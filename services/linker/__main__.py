@@ -7,10 +7,10 @@ import threading
 from prometheus_client import REGISTRY
 
 from ndtms.clocks import Clock, clock_from
+from ndtms.link_view import LinkView
 from ndtms.logs import start_service_logging
 from ndtms.stream.service import run_stage
 from services.linker.indicator_metrics import IndicatorCollector
-from ndtms.link_view import LinkView
 from services.linker.settings import LinkerSettings
 from services.linker.stream import Linker
 

@@ -338,3 +338,16 @@ def assert_each_revision_forwarded_once(
 
 def episode_of(value: dict[str, Any]) -> str:
     return f"{value['provider_id']}/{value['episode_id']}"
+
+
+def on_day(exit_date: date, contacts: list[tuple[date, date | None]], day: date) -> str:
+    """The 21-day rule applied by hand to the dates, as the release stood on `day` (no grace)."""
+    end = exit_date + timedelta(days=21)
+    starts = [s for _, s in contacts if s is not None and exit_date <= s <= min(end, day)]
+    triages = [t for t, _ in contacts if exit_date <= t <= min(end, day)]
+    decided = day > end
+    if starts:
+        return "engaged" if decided else "engaged_window_open"
+    if triages:
+        return "triaged" if decided else "triaged_window_open"
+    return "not_engaged" if decided else "pending"

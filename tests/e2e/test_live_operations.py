@@ -16,7 +16,7 @@ import pytest
 
 from ndtms.continuity.indicator import COLUMNS
 from ndtms.synthetic import community_episode, prison_release
-from tests.e2e.pipeline import Ndtms, someone, wait_for, write_jsonl
+from tests.e2e.pipeline import Ndtms, on_day, someone, wait_for, write_jsonl
 
 pytestmark = pytest.mark.broker
 
@@ -78,19 +78,6 @@ def test_dq_audit_and_the_indicator_finish_while_records_keep_arriving(ndtms: Nd
             if command[0] == "audit":
                 events = json.loads(run.stdout)["events"]
                 assert any(e["action"] == "journeys_listed" for e in events), events[-5:]
-
-
-def on_day(exit_date: date, contacts: list[tuple[date, date | None]], day: date) -> str:
-    """The 21-day rule applied by hand to the dates, as the release stood on `day` (no grace)."""
-    end = exit_date + timedelta(days=21)
-    starts = [s for _, s in contacts if s is not None and exit_date <= s <= min(end, day)]
-    triages = [t for t, _ in contacts if exit_date <= t <= min(end, day)]
-    decided = day > end
-    if starts:
-        return "engaged" if decided else "engaged_window_open"
-    if triages:
-        return "triaged" if decided else "triaged_window_open"
-    return "not_engaged" if decided else "pending"
 
 
 def test_a_past_quarter_is_reported_as_it_stood_on_its_last_day(ndtms: Ndtms, tmp_path: Path) -> None:

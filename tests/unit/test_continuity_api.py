@@ -15,9 +15,10 @@ from sqlalchemy import create_engine
 from ndtms.access import CredentialStore
 from ndtms.cli.reports import as_csv, as_text
 from ndtms.contract.links import TransferLink
-from services.journey.continuity import ContinuityReports
+from services.journey.continuity import ContinuityReportDocument, ContinuityReports
 from services.journey.http import create_app
-from tests.unit.test_continuity_report import BIRMINGHAM, WESTMINSTER, link
+from tests.builders import transfer_link as link
+from tests.unit.test_continuity_report import BIRMINGHAM, WESTMINSTER
 
 TODAY = date(2025, 6, 30)
 NOW = datetime(2025, 6, 30, 12, tzinfo=UTC)
@@ -33,8 +34,8 @@ class Links:
         if caught_up:
             self.caught_up.set()
 
-    def versioned(self) -> tuple[int, list[TransferLink]]:
-        return self.version, list(self.links)
+    def versioned(self) -> tuple[int, dict[str, TransferLink]]:
+        return self.version, {link.transfer_id: link for link in self.links}
 
 
 def feed() -> list[TransferLink]:
@@ -82,6 +83,23 @@ def test_published_by_default_with_no_key(
     ]
     assert document["national"]["transfers"] == 20 and document["national"]["decided"] == 20  # 21 exact
     assert [r["region"] for r in document["regions"]] == ["London", "West Midlands"]
+    assert document["prisons"] == ["P1", "P2"] and document["flows_total"] == 3
+    assert [a["la_name"] for a in document["areas"]] == ["Birmingham", "Westminster"]
+    # Sent without going through the document's model: checked to be what it says here.
+    ContinuityReportDocument.model_validate(document)
+
+
+def test_the_largest_pathways_only(api: Api) -> None:
+    client, ops, _, _ = api
+    for headers in ({}, ops):
+        exact = "true" if headers else "false"
+        document = client.get(
+            "/v1/reports/continuity", params={"limit": "1", "exact": exact}, headers=headers
+        ).json()
+        assert [(f["prison"], f["la"]) for f in document["flows"]] == [("P1", WESTMINSTER)]
+        assert document["flows_total"] == 3
+        ContinuityReportDocument.model_validate(document)
+    assert client.get("/v1/reports/continuity", params={"limit": "0"}).status_code == 422
 
 
 def test_exact_figures_need_an_operations_key(

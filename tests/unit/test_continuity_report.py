@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -16,41 +16,11 @@ from ndtms.continuity.report import (
     Releases,
     continuity_report,
 )
-from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
+from ndtms.contract.links import TransferLink
 from ndtms.contract.periods import Period, Quarter, quarters_to, year_to
+from tests.builders import transfer_link as link
 
 WESTMINSTER, BIRMINGHAM = "E09000033", "E08000025"
-
-
-def link(
-    n: int,
-    exit_date: date,
-    *,
-    engaged_day: int | None = None,
-    triaged_day: int | None = None,
-    prison: str = "P1",
-    la: str | None = WESTMINSTER,
-    confirmed: bool = False,
-) -> TransferLink:
-    """A release engaged (structured start) or triaged on the given day after exit, else not."""
-    start = exit_date + timedelta(days=engaged_day) if engaged_day is not None else None
-    triage = exit_date + timedelta(days=triaged_day) if triaged_day is not None else None
-    status = LinkStatus.ENGAGED if start else LinkStatus.TRIAGED if triage else LinkStatus.NOT_ENGAGED
-    return TransferLink(
-        transfer_id=f"{prison}/{n}",
-        client_key=f"c{n}",
-        prison_provider_id=prison,
-        prison_episode_id=str(n),
-        prison_exit_date=exit_date,
-        exit_destination_la=la,
-        window_end_date=exit_date + timedelta(days=21),
-        status=status,
-        triage_date=triage or start,
-        window_triage_date=triage or start,
-        structured_start_date=start,
-        matched_on=MatchedOn.CONFIRMED_CANDIDATE if confirmed else MatchedOn.CLIENT_KEY,
-        decided_at=datetime(2025, 1, 1, tzinfo=UTC),
-    )
 
 
 def report(links: list[TransferLink], asked: Asked, grace: int = 0) -> ContinuityReport:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from ndtms.continuity.indicator import COLUMNS, Grouping, indicator, period_start
 from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
+from tests.builders import transfer_link
 
 TODAY = date(2025, 6, 30)
 
@@ -16,21 +17,16 @@ def link(
     n: int, exit_date: date, status: LinkStatus, prison: str = "P1", la: str | None = "E1"
 ) -> TransferLink:
     """A release whose dates say its status: triaged on day 2, structured treatment from day 5."""
-    triage = exit_date + timedelta(days=2) if status in (LinkStatus.ENGAGED, LinkStatus.TRIAGED) else None
-    start = exit_date + timedelta(days=5) if status is LinkStatus.ENGAGED else None
-    return TransferLink(
-        transfer_id=f"{prison}/{n}",
-        client_key=f"c{n}",
-        prison_provider_id=prison,
-        prison_episode_id=str(n),
-        prison_exit_date=exit_date,
-        exit_destination_la=la,
-        window_end_date=exit_date + timedelta(days=21),
+    contacted = status in (LinkStatus.ENGAGED, LinkStatus.TRIAGED)
+    engaged = 5 if status is LinkStatus.ENGAGED else None
+    return transfer_link(
+        n,
+        exit_date,
+        engaged_day=engaged,
+        triaged_day=2 if contacted else None,
+        prison=prison,
+        la=la,
         status=status,
-        triage_date=triage,
-        window_triage_date=triage,
-        structured_start_date=start,
-        decided_at=datetime(2025, 6, 30, tzinfo=UTC),
     )
 
 
