@@ -24,6 +24,7 @@ test: install
 	$(VENV)/bin/pytest
 
 bench: install
+	$(VENV)/bin/python -m benchmarks.floor
 	$(VENV)/bin/python -m benchmarks.pipeline
 	$(VENV)/bin/python -m benchmarks.validator --updates 60000
 	$(VENV)/bin/python -m benchmarks.linker --updates 60000

@@ -7,7 +7,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +15,10 @@ from pathlib import Path
 from confluent_kafka import Consumer
 
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE, INTERNAL
 from ndtms.localrun.services import SERVICES, Instance, ServiceSpec, health_of
 from ndtms.status import end_offsets, group_lag
 
 BENCHMARK_PSEUDONYM_KEY = "benchmark-key"
-PARTITIONS = {spec.name: spec.partitions for spec in (*CATALOGUE, *INTERNAL)}
 
 
 @contextmanager
@@ -84,17 +82,40 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
+Step = Sequence[tuple[str, Sequence[str]]]  # (consumer group, its input topics), run together
+
+
 def drained(settings: PlatformSettings, names: tuple[str, ...], timeout: float = 900) -> None:
-    """Wait until these services' consumer groups have committed everything now on their inputs."""
-    probe = Consumer({**settings.kafka_client_config(), "group.id": "bench-probe"})
+    """Wait until these services' consumer groups have committed everything on their inputs:
+    the validator first, then the stages that read what it writes."""
     specs = [s for s in SERVICES if s.name in names]
-    ends = {s.name: {t: end_offsets(probe, t, PARTITIONS[t]) for t in s.input_topics} for s in specs}
-    probe.close()
+    upstream = [(s.group_id or "", s.input_topics) for s in specs if s.name == "validator"]
+    downstream = [(s.group_id or "", s.input_topics) for s in specs if s.name != "validator"]
+    drained_in_order(settings, [step for step in (upstream, downstream) if step], timeout)
+
+
+def drained_in_order(settings: PlatformSettings, steps: Sequence[Step], timeout: float = 3600) -> None:
+    """Each step's groups have committed everything on their inputs as those end once the step
+    before is done: a downstream stage is never judged on an input still being written."""
+    probe = Consumer({**settings.kafka_client_config(), "group.id": "bench-probe"})
     deadline = time.monotonic() + timeout
-    while any(group_lag(settings, s.group_id or "", ends[s.name]) > 0 for s in specs):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"services {names} did not catch up within {timeout:.0f}s")
-        time.sleep(0.1)
+    try:
+        for step in steps:
+            wanted = [
+                (group, {t: end_offsets(probe, t, partitions_of(probe, t)) for t in inputs})
+                for group, inputs in step
+            ]
+            while any(group_lag(settings, group, ends) > 0 for group, ends in wanted):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{[g for g, _ in step]} did not catch up within {timeout:.0f}s")
+                time.sleep(0.1)
+    finally:
+        probe.close()
+
+
+def partitions_of(client: Consumer, topic: str) -> int:
+    """The topic's partitions as they are on the cluster."""
+    return len(client.list_topics(topic, timeout=10).topics[topic].partitions)
 
 
 def parser_for(description: str | None) -> argparse.ArgumentParser:

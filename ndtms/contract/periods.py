@@ -7,12 +7,14 @@ quarters, `2025Q1` being January to March 2025 (the 2024-25 financial year's fou
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 EARLIEST = date(1900, 1, 1)
-QUARTER_PATTERN = r"^[0-9]{4}Q[1-4]$"
+# Years 1900 to 9999, as NDTMS periods start on or after 1900-01-01.
+QUARTER_PATTERN = r"^(19[0-9]{2}|[2-9][0-9]{3})Q[1-4]$"
 _QUARTER = re.compile(QUARTER_PATTERN)
 
 
@@ -45,12 +47,11 @@ class Quarter:
 
     @classmethod
     def parse(cls, text: str) -> Quarter:
-        if not _QUARTER.match(text):
+        if not re.match(r"^[0-9]{4}Q[1-4]$", text):
             raise ValueError(f"a quarter is written like 2025Q1 (year, Q, 1 to 4), not {text!r}")
-        quarter = cls(int(text[:4]), int(text[5]))
-        if quarter.period.start < EARLIEST:
-            raise ValueError(f"NDTMS periods start on or after {EARLIEST.isoformat()}")
-        return quarter
+        if not _QUARTER.match(text):
+            raise ValueError(f"NDTMS periods start on or after {EARLIEST.isoformat()}, not in {text[:4]}")
+        return cls(int(text[:4]), int(text[5]))
 
     @classmethod
     def of(cls, day: date) -> Quarter:
@@ -58,9 +59,9 @@ class Quarter:
 
     @property
     def period(self) -> Period:
-        first = date(self.year, 3 * self.number - 2, 1)
-        following = date(self.year + 1, 1, 1) if self.number == 4 else date(self.year, 3 * self.number + 1, 1)
-        return Period(first, following - timedelta(days=1))
+        last_month = 3 * self.number
+        last_day = calendar.monthrange(self.year, last_month)[1]
+        return Period(date(self.year, last_month - 2, 1), date(self.year, last_month, last_day))
 
     @property
     def previous(self) -> Quarter:

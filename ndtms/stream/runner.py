@@ -227,6 +227,41 @@ def _replayer(reader: Consumer, topic: str, partition: int) -> Callable[[int], I
     return replay
 
 
+def stage_consumer_config(settings: PlatformSettings, group_id: str, instance: str) -> dict[str, Any]:
+    """How every stage reads its inputs (the floor benchmark reads with the same)."""
+    return {
+        **settings.kafka_client_config(),
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        # Static membership: a restarted instance takes its partitions straight back instead
+        # of waiting out its killed predecessor's session; one that does not come back loses
+        # them after 10 s (librdkafka's default is 45). A member fenced by its own rejoin
+        # (seen after a broker restart) is replaced in place: see `_replace_consumer`.
+        "group.instance.id": f"{group_id}-{instance}",
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 3_000,
+        "partition.assignment.strategy": "range",  # co-partitioned inputs stay together
+        # A fetch is answered once 64 KB are there or after 50 ms (librdkafka: 1 byte or
+        # 500 ms): under load few, full fetches (the broker's CPU goes on requests, not
+        # bytes); at a trickle, a committed upstream record is seen within 50 ms.
+        "fetch.wait.max.ms": 50,
+        "fetch.min.bytes": 65536,
+    }
+
+
+def stage_producer_config(settings: PlatformSettings, group_id: str, instance: str) -> dict[str, Any]:
+    """How every stage writes, in transactions named by group and instance."""
+    return {
+        **settings.producer_config(),
+        "transactional.id": f"{group_id}-{instance}",
+        # Bounds how long an instance that dies for good can hold readers back.
+        "transaction.timeout.ms": max(10_000, int(settings.stream_commit_seconds * 4000)),
+        "linger.ms": 20,
+    }
+
+
 class StageRunner:
     def __init__(self, settings: PlatformSettings, processor: Processor, group_id: str, instance: str):
         self.settings = settings
@@ -247,35 +282,9 @@ class StageRunner:
         self._swept: tuple[int, tuple[tuple[str, tuple[int, ...]], ...]] | None = None
         self.instance = instance
         self.audit_codec = AvroTranscoder(registry_client(settings.registry_url), AUDIT, AuditEvent)
-        client = settings.kafka_client_config()
-        self.consumer_config = {
-            **client,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            # Static membership: a restarted instance takes its partitions straight back instead
-            # of waiting out its killed predecessor's session; one that does not come back loses
-            # them after 10 s (librdkafka's default is 45). A member fenced by its own rejoin
-            # (seen after a broker restart) is replaced in place: see `_replace_consumer`.
-            "group.instance.id": f"{group_id}-{instance}",
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 3_000,
-            "partition.assignment.strategy": "range",  # co-partitioned inputs stay together
-            # A fetch is answered once 64 KB are there or after 50 ms (librdkafka: 1 byte or
-            # 500 ms): under load few, full fetches (the broker's CPU goes on requests, not
-            # bytes); at a trickle, a committed upstream record is seen within 50 ms.
-            "fetch.wait.max.ms": 50,
-            "fetch.min.bytes": 65536,
-        }
+        self.consumer_config = stage_consumer_config(settings, group_id, instance)
         self.consumer = Consumer(self.consumer_config)
-        self.producer_config = {
-            **settings.producer_config(),
-            "transactional.id": f"{group_id}-{instance}",
-            # Bounds how long an instance that dies for good can hold readers back.
-            "transaction.timeout.ms": max(10_000, int(settings.stream_commit_seconds * 4000)),
-            "linger.ms": 20,
-        }
+        self.producer_config = stage_producer_config(settings, group_id, instance)
         self.producer = Producer(self.producer_config)
         self.producer.init_transactions(30)
         self.in_transaction = False

@@ -176,6 +176,9 @@ def test_the_page_picks_a_prison_draws_the_trend_and_downloads_what_it_shows(
     quarter = Quarter.of(today).previous.previous
     # Prisons and people of its own, so the page has something to pick whatever ran before.
     records, cases = feed(quarter, "PRISON27", 2700)
+    # A prison with the longest name there may be: the picker must not widen a phone's page.
+    records.append(prison_release(someone(2799), "P" * 40, "LONG", quarter.period.start))
+    cases["P" * 40 + "/LONG"] = ("P" * 40, WESTMINSTER, quarter.period.start, [])
     ndtms("publish", str(write_jsonl(tmp_path / "page.jsonl", records)))
     wait_for_links(ndtms, {key: status_today(case, today) for key, case in cases.items()})
     requested: list[str] = []
