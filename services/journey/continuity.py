@@ -66,6 +66,7 @@ class ContinuityReports:
         self._version: int | None = None
         self._releases = Releases(())
         self._worked_out: dict[str, tuple[TransferLink, Release]] = {}
+        self._frozen = 0  # how many records there were when they were last frozen
 
     def releases(self) -> Releases:
         if not self.links.caught_up.is_set():
@@ -87,10 +88,15 @@ class ContinuityReports:
                     )
                 self._worked_out, self._version = now, version
                 self._releases = Releases(release for _, release in now.values())
-                # Tens of thousands of long-lived records: kept out of the cyclic collector's
-                # sweeps, which otherwise walk them all during a report and double its time.
-                # (They hold no cycles: reference counting still frees the ones replaced.)
-                gc.freeze()
+                if len(now) >= 2 * self._frozen:
+                    # Tens of thousands of long-lived records: kept out of the cyclic
+                    # collector's sweeps, which otherwise walk them all during a report and
+                    # double its time. Done again only when the records have doubled, each time
+                    # after a collection, so that nothing already garbage is kept; the records
+                    # hold no cycles, so reference counting still frees the ones replaced.
+                    gc.collect()
+                    gc.freeze()
+                    self._frozen = max(len(now), 1)
             return self._releases
 
     def report(self, asked: Asked) -> ContinuityReport:

@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from ndtms.contract.settings import PlatformSettings
-from ndtms.stream.runner import _replayer
+from ndtms.stream.runner import ChangelogUnreadable, _replayer
 from ndtms.whole_topic import read_whole_topic
 
 pytestmark = pytest.mark.broker
@@ -99,3 +99,64 @@ def test_a_changelog_replay_stops_at_the_end_offset_it_was_given(platform: Platf
     finally:
         reader.close()
     assert [key for key, _, _ in replayed] == [f"k{n}".encode() for n in range(5)]
+
+
+@pytest.mark.timeout(120)
+def uncommitted(platform: PlatformSettings) -> Consumer:
+    """What a restore asks for a changelog's end: its high watermark."""
+    return Consumer(
+        {**platform.kafka_client_config(), "group.id": "test-ends", "isolation.level": "read_uncommitted"}
+    )
+
+
+def test_a_changelog_replay_waits_for_a_transaction_left_open_and_reads_on_to_the_end(
+    platform: PlatformSettings,
+) -> None:
+    """A stage killed mid-transaction leaves its changelog records undecided until the
+    transaction times out; what others committed after them cannot be read until then. A restore
+    that stopped at that first end-of-partition lost those committed changes (the rehearsal
+    then forwarded a resent revision a second time)."""
+    topic = new_topic(platform, partitions=1)
+    first = transactional(platform)
+    write(first, topic, ["before"])
+    killed = transactional(platform)
+    write(killed, topic, ["undecided"], commit=False)  # written, not yet aborted
+    killed.begin_transaction()
+    killed.produce(topic, key=b"left-open", value=b"v")
+    killed.flush(10)
+    write(first, topic, ["after-1", "after-2"])  # committed behind the open transaction
+    reader = Consumer(
+        {**platform.kafka_client_config(), "group.id": "test-replay-open", "enable.partition.eof": True}
+    )
+    decided = threading.Timer(3.0, lambda: killed.abort_transaction(30))
+    decided.start()
+    try:
+        ends = uncommitted(platform)
+        replayed = [key.decode() for key, _, _ in _replayer(reader, topic, 0, ends=ends)(0)]
+    finally:
+        decided.join()
+        reader.close()
+        ends.close()
+    assert replayed == ["before", "after-1", "after-2"]
+
+
+@pytest.mark.timeout(60)
+def test_a_changelog_replay_that_cannot_reach_its_end_says_so(platform: PlatformSettings) -> None:
+    topic = new_topic(platform, partitions=1)
+    write(transactional(platform), topic, ["before"])
+    stuck = transactional(platform)
+    stuck.begin_transaction()
+    stuck.produce(topic, key=b"left-open", value=b"v")
+    stuck.flush(10)
+    write(transactional(platform), topic, ["after"])
+    reader = Consumer(
+        {**platform.kafka_client_config(), "group.id": "test-replay-stuck", "enable.partition.eof": True}
+    )
+    try:
+        ends = uncommitted(platform)
+        with pytest.raises(ChangelogUnreadable, match="could be read only to"):
+            list(_replayer(reader, topic, 0, patience=3, ends=ends)(0))
+    finally:
+        stuck.abort_transaction(30)
+        reader.close()
+        ends.close()
