@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ndtms.contract.periods import Period
 from services.journey import store
+from services.journey.bulk import among, insert_rows
 from services.journey.journeys import EpisodeSpan
 from services.journey.measures import (
     COMPLETED,
@@ -47,7 +48,7 @@ def save_facts(session: Session, people: Mapping[str, Iterable[EpisodeSpan]]) ->
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         for table in store.MEASURE_TABLES:
-            session.execute(delete(table).where(table.c.client_key.in_(chunk)))
+            session.execute(delete(table).where(among(session, table.c.client_key, chunk)))
     episodes: list[dict[str, Any]] = []
     interventions: list[dict[str, Any]] = []
     journeys: list[dict[str, Any]] = []
@@ -55,8 +56,7 @@ def save_facts(session: Session, people: Mapping[str, Iterable[EpisodeSpan]]) ->
         facts = facts_of(client_key, people[client_key])
         _rows(facts, episodes, interventions, journeys)
     for table, rows in ((EPISODES, episodes), (INTERVENTIONS, interventions), (JOURNEYS, journeys)):
-        if rows:
-            session.execute(insert(table), rows)
+        insert_rows(session, table, rows)
 
 
 def _rows(facts: Facts, episodes: list[Any], interventions: list[Any], journeys: list[Any]) -> None:

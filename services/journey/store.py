@@ -26,19 +26,16 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Table,
     delete,
     func,
-    insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.databases import schema_changes
+from services.journey.bulk import among, insert_rows, upsert_rows
 
 
 class Base(DeclarativeBase):
@@ -245,27 +242,6 @@ class HeldEpisode:
 HeldEpisodes = defaultdict[str, dict[tuple[str, str], HeldEpisode]]
 
 
-def _upsert(
-    session: Session,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    update: Mapping[str, Any],
-    where: Callable[[Any], Any] | None = None,
-) -> None:
-    """Insert these rows, or update the given columns of those whose key exists (one statement),
-    where `where(excluded)` holds when given."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    statement = insert(table)
-    keys = [column.name for column in table.primary_key.columns]
-    values = {name: value(statement.excluded) if callable(value) else value for name, value in update.items()}
-    condition = where(statement.excluded) if where is not None else None
-    upsert = statement.on_conflict_do_update(index_elements=keys, set_=values, where=condition)
-    session.execute(upsert, list(rows))
-
-
 def episodes_of_people(session: Session, client_keys: Iterable[str]) -> HeldEpisodes:
     """Every stored episode of these people, by person and (provider, episode)."""
     held: HeldEpisodes = defaultdict(dict)
@@ -280,7 +256,7 @@ def episodes_of_people(session: Session, client_keys: Iterable[str]) -> HeldEpis
             table.c.revision,
             table.c.deleted,
             table.c.span,
-        ).where(table.c.client_key.in_(chunk))
+        ).where(among(session, table.c.client_key, chunk))
         for client_key, provider_id, episode_id, revision, deleted, span in session.execute(query):
             held[client_key][(provider_id, episode_id)] = HeldEpisode(revision, deleted, span)
     return held
@@ -305,7 +281,7 @@ def save_episodes(session: Session, episodes: Mapping[tuple[str, str, str], Held
     def newer(excluded: Any) -> Any:
         return EPISODES.c.revision < excluded.revision
 
-    _upsert(session, EPISODES, rows, {c: _excluded(c) for c in columns}, where=newer)
+    upsert_rows(session, EPISODES, rows, {c: _excluded(c) for c in columns}, where=newer)
 
 
 def _excluded(column: str) -> Any:
@@ -324,7 +300,7 @@ def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) 
     stored: dict[str, dict[str, Any]] = {}
     for start in range(0, len(keys), 500):
         query = select(people.c.client_key, people.c.document).where(
-            people.c.client_key.in_(keys[start : start + 500])
+            among(session, people.c.client_key, keys[start : start + 500])
         )
         stored.update({client_key: document for client_key, document in session.execute(query)})
     documents = {k: None if r is None else r.model_dump(mode="json") for k, r in records.items()}
@@ -333,16 +309,16 @@ def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) 
         return set()
     for start in range(0, len(changed), 500):
         chunk = changed[start : start + 500]
-        session.execute(delete(JourneyProviderRow).where(JourneyProviderRow.client_key.in_(chunk)))
-        session.execute(delete(JourneyRow).where(JourneyRow.client_key.in_(chunk)))
+        for table in (JOURNEY_PROVIDERS, JOURNEYS):
+            session.execute(delete(table).where(among(session, table.c.client_key, chunk)))
         removed = [k for k in chunk if records[k] is None and k in stored]
         if removed:
-            session.execute(delete(PersonRow).where(PersonRow.client_key.in_(removed)))
+            session.execute(delete(PEOPLE).where(among(session, PEOPLE.c.client_key, removed)))
     kept = [(k, record) for k in changed if (record := records[k]) is not None]
     person_rows = [
         {"client_key": k, "document": documents[k], "updated_at": record.updated_at} for k, record in kept
     ]
-    _upsert(
+    upsert_rows(
         session,
         people,
         person_rows,
@@ -354,10 +330,8 @@ def save_people(session: Session, records: Mapping[str, ClientJourneys | None]) 
         rows, provided = _journey_rows(client_key, record)
         journeys += rows
         providers += provided
-    if journeys:
-        session.execute(insert(JOURNEYS), journeys)
-    if providers:
-        session.execute(insert(JOURNEY_PROVIDERS), providers)
+    insert_rows(session, JOURNEYS, journeys)
+    insert_rows(session, JOURNEY_PROVIDERS, providers)
     return set(changed)
 
 
@@ -403,7 +377,7 @@ def record_offsets(session: Session, topic: str, next_offsets: Mapping[int, int]
     greatest = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
     table = OFFSETS
     rows = [{"topic": topic, "partition": p, "next_offset": o} for p, o in sorted(next_offsets.items())]
-    _upsert(
+    upsert_rows(
         session,
         table,
         rows,
@@ -424,7 +398,7 @@ def add_publications(
             {"client_key": k, "value": value, "topic": topic, "partition": partition(k)}
             for k, value in publications
         ]
-        session.execute(insert(OUTBOX), rows)
+        insert_rows(session, OUTBOX, rows)
 
 
 def erased_people(session: Session) -> set[str]:
@@ -444,7 +418,7 @@ def erase(session: Session, client_key: str, ledger_offset: int, erased_at: date
         result = session.execute(delete(table).where(table.c.client_key == client_key))
         removed += int(getattr(result, "rowcount", 0) or 0)
     row = {"client_key": client_key, "ledger_offset": ledger_offset, "erased_at": erased_at}
-    _upsert(session, ERASURES, [row], {"ledger_offset": _excluded("ledger_offset")})
+    upsert_rows(session, ERASURES, [row], {"ledger_offset": _excluded("ledger_offset")})
     return removed
 
 
@@ -452,9 +426,27 @@ def episodes_of(session: Session, client_key: str) -> Sequence[EpisodeRow]:
     return session.scalars(select(EpisodeRow).where(EpisodeRow.client_key == client_key)).all()
 
 
-def pending_publications(session: Session, partition: int, limit: int = 1000) -> Sequence[OutboxRow]:
-    query = select(OutboxRow).where(OutboxRow.partition == partition).order_by(OutboxRow.id).limit(limit)
-    return session.scalars(query).all()
+@dataclass(frozen=True)
+class Pending:
+    """An outbox row waiting for its partition's publisher."""
+
+    id: int
+    partition: int
+    client_key: str
+    value: bytes | None
+    topic: str | None  # None: ndtms.journeys
+
+
+def pending_publications_of(session: Session, partitions: Sequence[int], limit: int) -> list[Pending]:
+    """The oldest `limit` rows waiting in these partitions, by id: each partition's in its order."""
+    o = OUTBOX.c
+    query = (
+        select(o.id, o.partition, o.client_key, o.value, o.topic)
+        .where(o.partition.in_(sorted(partitions)))
+        .order_by(o.id)
+        .limit(limit)
+    )
+    return [Pending(*row) for row in session.execute(query)]
 
 
 def every_pending_publication(session: Session) -> Sequence[OutboxRow]:

@@ -45,14 +45,19 @@ def band_of(probability: float, model: MatchModel, elsewhere: bool = False) -> B
     return None
 
 
+def among(band: Band, for_transfer: int, for_episode: int) -> Band:
+    """A pair's band, given how many pairs are proposed for its transfer and for its episode."""
+    return Band.POSSIBLE if for_transfer > 1 or for_episode > 1 else band
+
+
 def banded(proposals: Iterable[Proposal], model: MatchModel) -> dict[tuple[str, str], Band]:
     """The band of every pair that is proposed at all, by (transfer, community episode)."""
     kept = [(p, band) for p in proposals if (band := band_of(p.probability, model, p.elsewhere)) is not None]
     per_transfer = Counter(p.transfer_id for p, _ in kept)
     per_episode = Counter(p.community_episode for p, _ in kept)
     return {
-        (p.transfer_id, p.community_episode): (
-            Band.POSSIBLE if per_transfer[p.transfer_id] > 1 or per_episode[p.community_episode] > 1 else band
+        (p.transfer_id, p.community_episode): among(
+            band, per_transfer[p.transfer_id], per_episode[p.community_episode]
         )
         for p, band in kept
     }

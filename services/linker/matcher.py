@@ -90,6 +90,9 @@ class ProbableMatches:
         self.clock = clock
         self.book = MatchBook(self.model, self.grace_days)
         self.published: dict[str, LinkCandidate] = {}
+        self._published_with: dict[str, set[str]] = {}  # episode -> published candidate keys naming it
+        self._open: Tally[str] = Tally()  # open candidates published, by prison
+        self._whole = False  # the queue was rebuilt: every candidate is compared with what was sent
         self.confirmed_sent: dict[str, ConfirmedSent] = {}
         self.prisons_seen: set[str] = set()
         self.held = False  # whether this instance holds the national search
@@ -103,7 +106,8 @@ class ProbableMatches:
             # The search moved to another instance: its gauge is that instance's to report.
             OPEN.clear()
             self.prisons_seen = set()
-        self.book, self.published = MatchBook(self.model, self.grace_days), {}
+        self.book = MatchBook(self.model, self.grace_days)
+        self._published_as({})
         self.confirmed_sent = {}
         if self.held:
             self.confirmed_sent = dict(stores[CONFIRMED_SENT].items(0))
@@ -111,8 +115,8 @@ class ProbableMatches:
                 self.book.rulings[key] = ruling
             for key, episode in stores[EPISODES].items(0):
                 self.book.put(key, episode)
-            self.published = dict(stores[SENT].items(0))
-            self.changed = True
+            self._published_as(dict(stores[SENT].items(0)))
+            self.changed = self._whole = True
 
     def decide(self, message: Message, out: Transaction) -> None:
         """An operator's decision: kept, and the queue changed by it (the same decision again: nothing)."""
@@ -158,51 +162,75 @@ class ProbableMatches:
         self.changed = True
 
     def after_batch(self, out: Transaction) -> None:
-        """Publish what the batch changed in the queue."""
+        """Publish what the batch changed in the queue, looking only at the candidates it touched."""
         if not (self.held and self.changed):
             return
         self.changed = False
-        now = self.book.views()
+        settled = self.book.settle()
+        keys = set(settled.keys)
+        for episode in settled.episodes:
+            keys |= self._published_with.get(episode, set())
+        transfers: set[str] = set()
+        if self._whole:
+            keys |= self.published.keys()
+            transfers |= self.confirmed_sent.keys()
+            self._whole = False
+        now = {key: view for key in keys if (view := self.book.view(key)) is not None}
+        published = {key: self.published[key] for key in keys if key in self.published}
         # A rejected candidate stays on the topic as rejected while both episodes exist.
-        for key, ruling in self.book.rulings.items():
-            if ruling.decision is Decision.REJECTED and key in self.published and self.book.still_there(key):
+        for key, was in published.items():
+            ruling = self.book.rulings.get(key)
+            if ruling is not None and ruling.decision is Decision.REJECTED and self.book.still_there(key):
                 rejected = {"decided_by": ruling.decided_by, "decided_at": ruling.decided_at}
-                now[key] = self.published[key].model_copy(update={"decision": Decision.REJECTED} | rejected)
+                now[key] = was.model_copy(update={"decision": Decision.REJECTED} | rejected)
         sent: Store[LinkCandidate] = out.stores[SENT]
-        decided = changes(
-            self.published, now, {k: self.book.still_there(k) for k in self.published}, self.clock()
-        )
+        decided = changes(published, now, {k: self.book.still_there(k) for k in published}, self.clock())
         for key, view in sorted(decided.items()):
             out.produce(CANDIDATES.name, key.encode(), None if view is None else self.codec.encode(view))
             labelled(PUBLISHED, "tombstone" if view is None else view.decision.value).inc()
-            if view is None:
-                self.published.pop(key, None)
-            else:
-                self.published[key] = view
+            self._publish(key, view)
             sent.put(0, key, view)
-        waiting = Tally(v.prison_provider_id for v in self.published.values() if v.decision is Decision.OPEN)
-        for prison in {*waiting, *self.prisons_seen}:
-            labelled(OPEN, prison).set(waiting.get(prison, 0))
-        self.prisons_seen |= set(waiting)
-        self._send_confirmations(now, out)
+        for prison in {*self._open, *self.prisons_seen}:
+            labelled(OPEN, prison).set(self._open.get(prison, 0))
+        self.prisons_seen |= {prison for prison, waiting in self._open.items() if waiting}
+        self._send_confirmations(transfers | {key.partition("|")[0] for key in keys}, out)
 
-    def _send_confirmations(self, now: dict[str, LinkCandidate], out: Transaction) -> None:
+    def _published_as(self, published: dict[str, LinkCandidate]) -> None:
+        self.published, self._published_with, self._open = {}, {}, Tally()
+        for key, view in published.items():
+            self._publish(key, view)
+
+    def _publish(self, key: str, view: LinkCandidate | None) -> None:
+        """Note what the topic now says under this key (None: nothing)."""
+        had = self.published.pop(key, None)
+        if had is not None and had.decision is Decision.OPEN:
+            self._open[had.prison_provider_id] -= 1
+        if view is not None:
+            self.published[key] = view
+            if view.decision is Decision.OPEN:
+                self._open[view.prison_provider_id] += 1
+        for episode in key.split("|"):
+            naming = self._published_with.setdefault(episode, set())
+            if view is None:
+                naming.discard(key)
+                if not naming:
+                    del self._published_with[episode]
+            else:
+                naming.add(key)
+
+    def _send_confirmations(self, transfers: set[str], out: Transaction) -> None:
         """Tell each released person's partition which community episode a person confirmed as
         theirs, and when that stops holding (the evidence went: the outcome reverts)."""
         wanted: dict[str, ConfirmedSent] = {}
-        for key in sorted(now):
-            view = now[key]
-            prison = self.book.episodes.get(view.transfer_id)
-            community = self.book.episodes.get(key.partition("|")[2])
-            if (
-                view.decision is Decision.CONFIRMED
-                and prison
-                and community
-                and view.transfer_id not in wanted
-            ):
-                wanted[view.transfer_id] = ConfirmedSent(prison.client_key, community.facts)
+        for transfer_id in transfers:
+            prison = self.book.episodes.get(transfer_id)
+            for view in self.book.views_of(transfer_id):
+                community = self.book.episodes.get(view.key.partition("|")[2])
+                if view.decision is Decision.CONFIRMED and prison and community:
+                    wanted[transfer_id] = ConfirmedSent(prison.client_key, community.facts)
+                    break
         sent: Store[ConfirmedSent] = out.stores[CONFIRMED_SENT]
-        for transfer_id in sorted(set(wanted) | set(self.confirmed_sent)):
+        for transfer_id in sorted(transfers):
             want, had = wanted.get(transfer_id), self.confirmed_sent.get(transfer_id)
             if want == had:
                 continue

@@ -22,7 +22,7 @@ from ndtms.continuity.window import window_end
 from ndtms.contract.candidates import Band, Decision, DifferenceKind, LinkCandidate
 from ndtms.contract.episodes import Setting
 from ndtms.contract.links import LinkStatus
-from services.linker.banding import banded, proposal
+from services.linker.banding import among, band_of, proposal
 from services.linker.candidates import (
     Candidate,
     CommunityFacts,
@@ -65,14 +65,24 @@ def candidate_key(transfer_id: str, community_episode: str) -> str:
     return f"{transfer_id}|{community_episode}"
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What may have changed in the queue since it was last brought up to date."""
+
+    keys: frozenset[str]  # candidate keys whose view may have changed, or that were ruled on
+    episodes: frozenset[str]  # episodes held, changed or let go: a pair of one may no longer hold
+
+
 class MatchBook:
     """The queue kept up to date one episode at a time, searching only where a change can matter.
 
     A changed episode can change the candidates of its own person's releases (their status, or
     the release itself) and of the releases whose blocks its attributors fall in (before and
-    after the change), and of releases it was a candidate for. Only those are searched again;
-    bands are then recomputed over all proposals (few: a band depends on how many candidates a
-    release and an episode have).
+    after the change), and of releases it was a candidate for. Only those are searched again.
+    A band depends on how many candidates a release has and how many releases an episode is
+    proposed for, so `settle` rebuilds the views of the releases searched and of those sharing
+    an episode whose count changed, and nothing else: the work follows the change, not the
+    length of the queue.
     """
 
     def __init__(self, model: MatchModel, grace_days: int):
@@ -87,9 +97,16 @@ class MatchBook:
         self._release_blocks: dict[object, set[str]] = defaultdict(set)
         self._found: dict[str, list[Candidate]] = {}
         self._proposed_for: dict[str, set[str]] = defaultdict(set)  # community episode -> transfers
+        self._views: dict[str, LinkCandidate] = {}
+        self._view_keys: dict[str, set[str]] = {}  # transfer -> its keys in _views
+        self._searched: set[str] = set()  # transfers whose candidates may differ since `settle`
+        self._recounted: set[str] = set()  # community episodes proposed for a different set of releases
+        self._moved: set[str] = set()
+        self._ruled: set[str] = set()
 
     def put(self, key: str, episode: HeldEpisode | None) -> None:
         """Hold this episode as it is now (None: no longer held), and search where it matters."""
+        self._moved.add(key)
         old = self.episodes.pop(key, None)
         near: set[str] = set(self._proposed_for.get(key, set()))
         people: set[str] = set()
@@ -122,6 +139,7 @@ class MatchBook:
             self.rulings.pop(key, None)
         else:
             self.rulings[key] = ruling
+        self._ruled.add(key)
         self._search(key.partition("|")[0])
 
     def erase(self, client_key: str) -> int:
@@ -139,22 +157,61 @@ class MatchBook:
 
     def views(self) -> dict[str, LinkCandidate]:
         """Every candidate that holds now, by candidate key (rejected pairs left out)."""
-        found = [c for candidates in self._found.values() for c in candidates]
-        bands = banded((proposal(c.transfer_id, c.episode, c.score) for c in found), self.model)
+        self.settle()
+        return dict(self._views)
+
+    def view(self, key: str) -> LinkCandidate | None:
+        """The candidate under this key as of the last `settle`, if it holds."""
+        return self._views.get(key)
+
+    def views_of(self, transfer_id: str) -> list[LinkCandidate]:
+        """A release's candidates as of the last `settle`, by candidate key."""
+        return [self._views[key] for key in sorted(self._view_keys.get(transfer_id, ()))]
+
+    def settle(self) -> Settled:
+        """Bring the views up to date with every change since the last call; what may differ."""
+        transfers = set(self._searched)
+        for episode in self._recounted:
+            transfers |= self._proposed_for.get(episode, set())
+        keys = set(self._ruled)
+        for transfer_id in transfers:
+            for key in self._view_keys.pop(transfer_id, set()):
+                del self._views[key]
+                keys.add(key)
+            fresh = self._views_for(transfer_id)
+            if fresh:
+                self._views.update(fresh)
+                self._view_keys[transfer_id] = set(fresh)
+                keys |= fresh.keys()
+        settled = Settled(frozenset(keys), frozenset(self._moved))
+        self._searched, self._recounted, self._moved, self._ruled = set(), set(), set(), set()
+        return settled
+
+    def _views_for(self, transfer_id: str) -> dict[str, LinkCandidate]:
+        kept = [(c, band) for c in self._found.get(transfer_id, []) if (band := self._band(c)) is not None]
         views = {}
-        for candidate in found:
-            band = bands.get((candidate.transfer_id, candidate.episode))
-            if band is None:
-                continue
-            prison = self._releases[candidate.transfer_id][1]
+        for candidate, band in kept:
+            sharing = sum(
+                1 for t in self._proposed_for.get(candidate.episode, ()) if self._kept(t, candidate.episode)
+            )
+            prison = self._releases[transfer_id][1]
             community = self._community.episodes[candidate.episode]
-            view = _view(candidate, prison, community, band)
+            view = _view(candidate, prison, community, among(band, len(kept), sharing))
             decided = self.rulings.get(view.key)
             if decided is not None and decided.decision is Decision.CONFIRMED:
                 decision = {"decision": decided.decision, "decided_by": decided.decided_by}
                 view = view.model_copy(update=decision | {"decided_at": decided.decided_at})
             views[view.key] = view
         return views
+
+    def _band(self, candidate: Candidate) -> Band | None:
+        pair = proposal(candidate.transfer_id, candidate.episode, candidate.score)
+        return band_of(pair.probability, self.model, pair.elsewhere)
+
+    def _kept(self, transfer_id: str, episode: str) -> bool:
+        return any(
+            c.episode == episode and self._band(c) is not None for c in self._found.get(transfer_id, ())
+        )
 
     def _refresh_releases(self, client_key: str) -> set[str]:
         """Recompute a person's searched releases; the transfers whose search may have changed."""
@@ -204,6 +261,8 @@ class MatchBook:
 
     def _rescore(self, transfer_id: str, key: str) -> None:
         """One community episode changed: its pair with this release, and nothing else."""
+        self._searched.add(transfer_id)
+        self._recounted.add(key)
         found = [c for c in self._found.get(transfer_id, []) if c.episode != key]
         self._proposed_for[key].discard(transfer_id)
         held = self._releases.get(transfer_id)
@@ -222,7 +281,9 @@ class MatchBook:
         return ruling is not None and ruling.decision is Decision.REJECTED
 
     def _search(self, transfer_id: str) -> None:
+        self._searched.add(transfer_id)
         for candidate in self._found.pop(transfer_id, []):
+            self._recounted.add(candidate.episode)
             self._proposed_for[candidate.episode].discard(transfer_id)
         held = self._releases.get(transfer_id)
         if held is None:
@@ -236,6 +297,7 @@ class MatchBook:
         if found:
             self._found[transfer_id] = found
             for candidate in found:
+                self._recounted.add(candidate.episode)
                 self._proposed_for[candidate.episode].add(transfer_id)
 
 

@@ -105,7 +105,7 @@ def test_a_stalled_former_owner_changes_nothing_once_its_partition_is_claimed(
     stalled.publish_outbox()  # other partitions' rows may go (receipts of the shared ledger)
     assert partition not in stalled.owned
     with Session(stalled.engine) as session:
-        waiting = store.pending_publications(session, partition)
+        waiting = store.pending_publications_of(session, [partition], limit=1000)
         assert client_key in [row.client_key for row in waiting]
     # ... and had it not noticed the fence, the store refuses its batch: the epoch has moved.
     stalled.owned[partition] = stale

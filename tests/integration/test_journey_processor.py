@@ -13,10 +13,16 @@ from sqlalchemy.orm import Session
 from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.contract.journeys import ClientJourneys
 from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import JOURNEYS, VALID
+from ndtms.contract.topics import AUDIT, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from services.journey import store
-from services.journey.service import OUTBOX_HEADER, JourneyProcessor, build_processor
+from services.journey.service import (
+    OUTBOX_HEADER,
+    PARTITION_HEADER,
+    JourneyProcessor,
+    build_processor,
+    last_published_outbox_ids,
+)
 from services.journey.settings import JourneySettings
 from tests.builders import NOW, accepted, community
 
@@ -94,3 +100,35 @@ def test_journeys_are_published_and_offsets_stored_with_the_state(
         assert sorted(e.episode_id for e in episodes) == ["JT1", "JT2"]
         assert sum(store.stored_offsets(session, VALID.name).values()) >= 3
         assert store.every_pending_publication(session) == []
+
+
+def test_the_fence_finds_each_partitions_last_published_id_in_one_pass(platform: PlatformSettings) -> None:
+    """What a store published before a crash is found on the topics: the highest committed id
+    per partition header, from every partition of both topics at once; another store's rows,
+    an aborted transaction's and those of other partitions are not mistaken for it."""
+    name, other = f"fence-{time.time_ns()}", f"other-{time.time_ns()}"
+    settings = JourneySettings(**platform.model_dump(), journey_group_id=f"fence-test-{time.time_ns()}")
+    producer = Producer({**platform.producer_config(), "transactional.id": f"fence-test-{time.time_ns()}"})
+    producer.init_transactions(30)
+
+    def send(topic: str, partition: int, store_name: str, row_id: int, marked: int | None) -> None:
+        headers: list[tuple[str, str | bytes | None]] = [(OUTBOX_HEADER, f"{store_name}:{row_id}".encode())]
+        if marked is not None:
+            headers.append((PARTITION_HEADER, str(marked).encode()))
+        producer.produce(topic, key=b"k", value=b"v", partition=partition, headers=headers)
+
+    producer.begin_transaction()
+    send(JOURNEYS.name, 0, name, 3, 0)
+    send(JOURNEYS.name, 0, name, 7, 0)
+    send(JOURNEYS.name, 4, name, 9, 4)
+    send(AUDIT.name, 0, name, 12, 4)  # an erasure receipt of partition 4's owner, on the audit topic
+    send(JOURNEYS.name, 5, name, 2, None)  # older than the partition header
+    send(JOURNEYS.name, 1, other, 99, 1)
+    producer.commit_transaction(30)
+    producer.begin_transaction()
+    send(JOURNEYS.name, 0, name, 50, 0)
+    producer.flush(30)
+    producer.abort_transaction(30)
+
+    found = last_published_outbox_ids(settings, (JOURNEYS.name, AUDIT.name), name)
+    assert found == {0: 7, 4: 12, None: 2}
