@@ -10,10 +10,11 @@ Starts its own broker and registry (ports 27092/27081, state in a temporary fold
      Reference: the consume->decode->encode->produce hop of `benchmarks.validator` over the same
      records.
   2. latency, once per stage commit interval (`--commit-seconds`, default 0.1 and 0.5): prison
-     releases published first (pending links); then, at R updates/s for S seconds, a community
-     update engaging each one. Latency is from the producer's acknowledged send to the engaged
-     link record being read (committed) from `ndtms.links`. Reference: the same producer and
-     consumer round trip through a scratch topic, no services in between.
+     releases published first (pending links) and every service left to settle; then, at R
+     updates/s for S seconds, a community update engaging each one. Latency is from the
+     producer's acknowledged send to the engaged link record being read (committed) from
+     `ndtms.links`. Reference: the same producer and consumer round trip through a scratch
+     topic, no services in between.
 """
 
 from __future__ import annotations
@@ -170,7 +171,10 @@ def latency(
         for n, who in enumerate(people)
     ]
     writer.write(releases)
-    drained(settings, ("validator", "linker"))
+    # A steady load on a settled platform: the journey service, started on the records loaded
+    # for the linker's state, would otherwise still be catching up on them (tens of seconds of
+    # both cores) while the paced updates are timed.
+    drained(settings, ("validator", "linker", "journey"))
 
     watcher = LinkWatcher(settings)
     sent: dict[str, float] = {}

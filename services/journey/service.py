@@ -115,6 +115,7 @@ class JourneyProcessor:
         self.instance = instance_name(settings, settings.journey_port)
         self.partitions = partition_count(self.consumer, VALID.name)
         self.owned: dict[int, Owned] = {}
+        self.reported: dict[int, int] = {}  # partition -> offset last committed to the group
         with Session(engine) as session:
             self.store_name = store.store_name(session)
             self.erased = store.erased_people(session)
@@ -191,6 +192,7 @@ class JourneyProcessor:
         for tp in partitions:
             tp.offset = offsets[tp.partition]
         consumer.assign(partitions)
+        self.reported.clear()
         for p in [p for p in self.owned if p not in offsets]:
             self._release(p)
         log.info("assigned %s", [(tp.partition, tp.offset) for tp in partitions])
@@ -220,6 +222,7 @@ class JourneyProcessor:
                 self.apply_erasures(self.ledger.poll())
                 if messages:
                     self.apply_batch(messages)
+                self._report_positions()
                 self.publish_outbox()
         finally:
             self.close()
@@ -346,8 +349,19 @@ class JourneyProcessor:
                 for record in [records[client_key]]
             ]
             store.add_publications(session, publications, self.partition_of)
-        if decoded:
-            self.consumer.commit(asynchronous=True)
+
+    def _report_positions(self) -> None:
+        """Commit to the group how far this instance has read, past a transaction's closing
+        marker too: the group's lag is what operators and `drained` watch, and a marker after
+        the last record left a lag of one for good. The offsets that count are in the store."""
+        moved = [
+            tp
+            for tp in self.consumer.position(self.consumer.assignment())
+            if tp.offset >= 0 and self.reported.get(tp.partition) != tp.offset
+        ]
+        if moved:
+            self.consumer.commit(offsets=moved, asynchronous=True)
+            self.reported.update({tp.partition: tp.offset for tp in moved})
 
     def _applied(self, held: store.HeldEpisodes, accepted: AcceptedEpisode) -> store.HeldEpisode | None:
         """The episode as held after this record, or None when the record changes nothing."""

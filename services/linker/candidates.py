@@ -60,12 +60,12 @@ def _initials_key(a: Attributors, week: int) -> tuple[str, str, int]:
     return (min(a.first_initial, a.second_initial), max(a.first_initial, a.second_initial), week)
 
 
-def _week(day: date) -> int:
+def week_of(day: date) -> int:
     return day.toordinal() // 7
 
 
 def _weeks(facts: CommunityFacts) -> set[int]:
-    return {_week(d) for d in (facts.triage_date, facts.structured_start_date) if d is not None}
+    return {week_of(d) for d in (facts.triage_date, facts.structured_start_date) if d is not None}
 
 
 class CommunityIndex:
@@ -93,7 +93,7 @@ class CommunityIndex:
     def near(self, attributors: Attributors, start: date, end: date) -> Iterable[CommunityFacts]:
         """Episodes sharing the initials (dated in the weeks of start..end) or the date of birth."""
         keys = set(self._by_birth.get(attributors.date_of_birth, ()))
-        for week in range(_week(start), _week(end) + 1):
+        for week in range(week_of(start), week_of(end) + 1):
             keys |= self._by_initials.get(_initials_key(attributors, week), set())
         return (self.episodes[key] for key in sorted(keys))
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ndtms.continuity.window import window_end
+from ndtms.continuity.window import WINDOW_DAYS, window_end
 from ndtms.contract.candidates import Band, Decision, DifferenceKind, LinkCandidate
 from ndtms.contract.episodes import Setting
 from ndtms.contract.links import LinkStatus
@@ -30,6 +30,7 @@ from services.linker.candidates import (
     ReleaseFacts,
     candidates_for,
     candidates_within,
+    week_of,
 )
 from services.linker.comparisons import Attributors
 from services.linker.match_model import MatchModel
@@ -115,7 +116,7 @@ class MatchBook:
                 continue
             people.add(held.client_key)
             if held.facts.setting is Setting.COMMUNITY:
-                near |= self._releases_near(held.attributors)
+                near |= self._releases_near(_community_facts(held))
         if old is not None:
             self._people[old.client_key].discard(key)
             self._community.remove(key)
@@ -240,7 +241,7 @@ class MatchBook:
                 self._drop_release(transfer_id)
             self._releases[transfer_id] = (release, prison)
             self._releases_of[client_key].add(transfer_id)
-            for block in _blocks(prison.attributors):
+            for block in _blocks(release):
                 self._release_blocks[block].add(transfer_id)
         after = set(self._releases_of.get(client_key, set()))
         if not after:
@@ -250,27 +251,41 @@ class MatchBook:
     def _drop_release(self, transfer_id: str) -> None:
         release, _ = self._releases.pop(transfer_id)
         self._releases_of[release.client_key].discard(transfer_id)
-        for block in _blocks(release.attributors):
+        for block in _blocks(release):
             self._release_blocks[block].discard(transfer_id)
 
-    def _releases_near(self, attributors: Attributors) -> set[str]:
-        found: set[str] = set()
-        for block in _blocks(attributors):
-            found |= self._release_blocks.get(block, set())
+    def _releases_near(self, community: CommunityFacts) -> set[str]:
+        """The releases whose window this episode's dates can fall in, sharing a block with it.
+
+        Only a date in a release's window can make the episode its candidate, so the initials
+        block is looked up by the weeks of the exits that would have one (a block of common
+        initials across every date held thousands of releases, each scored for nothing)."""
+        a = community.attributors
+        found = set(self._release_blocks.get(a.date_of_birth, set()))
+        pair = _pair(a)
+        reach = timedelta(days=WINDOW_DAYS + self.grace_days)
+        for day in {community.triage_date, community.structured_start_date} - {None}:
+            assert day is not None
+            for week in range(week_of(day - reach), week_of(day) + 1):
+                found |= self._release_blocks.get((pair, week), set())
         return found
 
     def _rescore(self, transfer_id: str, key: str) -> None:
         """One community episode changed: its pair with this release, and nothing else."""
-        self._searched.add(transfer_id)
-        self._recounted.add(key)
-        found = [c for c in self._found.get(transfer_id, []) if c.episode != key]
-        self._proposed_for[key].discard(transfer_id)
+        before = self._found.get(transfer_id, [])
         held = self._releases.get(transfer_id)
         community = self._community.episodes.get(key)
+        fresh = []
         if held is not None and community is not None and not self._rejected(transfer_id, key):
-            for candidate in candidates_within(held[0], [community], self.model, self.grace_days):
-                found.append(candidate)
-                self._proposed_for[key].add(transfer_id)
+            fresh = candidates_within(held[0], [community], self.model, self.grace_days)
+        if not fresh and all(c.episode != key for c in before):
+            return  # neither was nor is a candidate: the release's views stand as they are
+        self._searched.add(transfer_id)
+        self._recounted.add(key)
+        self._proposed_for[key].discard(transfer_id)
+        found = [c for c in before if c.episode != key] + fresh
+        if fresh:
+            self._proposed_for[key].add(transfer_id)
         if found:
             self._found[transfer_id] = sorted(found, key=lambda c: (-c.score.match_weight, c.episode))
         else:
@@ -301,13 +316,14 @@ class MatchBook:
                 self._proposed_for[candidate.episode].add(transfer_id)
 
 
-def _blocks(attributors: Attributors) -> tuple[object, ...]:
-    """The blocking keys a release is filed under: its initials in either order, its date of birth."""
-    pair = (
-        min(attributors.first_initial, attributors.second_initial),
-        max(attributors.first_initial, attributors.second_initial),
-    )
-    return (pair, attributors.date_of_birth)
+def _pair(a: Attributors) -> tuple[str, str]:
+    return (min(a.first_initial, a.second_initial), max(a.first_initial, a.second_initial))
+
+
+def _blocks(release: ReleaseFacts) -> tuple[object, ...]:
+    """The blocking keys a release is filed under: its initials in either order with the week
+    of its exit, and its date of birth."""
+    return ((_pair(release.attributors), week_of(release.exit_date)), release.attributors.date_of_birth)
 
 
 def _community_facts(episode: HeldEpisode) -> CommunityFacts:

@@ -102,6 +102,44 @@ def test_journeys_are_published_and_offsets_stored_with_the_state(
         assert store.every_pending_publication(session) == []
 
 
+def test_the_groups_offsets_reach_the_end_past_a_transactions_marker(
+    platform: PlatformSettings, journey_service: JourneyProcessor
+) -> None:
+    """The validator writes in transactions, so a partition ends with a marker, which is no
+    record, or with an aborted transaction's records, which are not delivered: the group's
+    committed offset must pass them, or the journey shows a lag for good (on /ops, and to
+    anyone waiting for it to catch up)."""
+    client_key = f"{time.time_ns():032d}"[-32:]
+    codec = AvroTranscoder(registry_client(platform.registry_url), VALID, AcceptedEpisode)
+    producer = Producer({**platform.producer_config(), "transactional.id": f"marker-{time.time_ns()}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    record = accepted(community(episode_id="MK1"), client_key)
+    producer.produce(VALID.name, key=client_key.encode(), value=codec.encode(record))
+    producer.commit_transaction(30)
+    # An aborted transaction after it: its records are skipped, never delivered, and so is
+    # its marker; nothing but the consumer's position says they were read past.
+    producer.begin_transaction()
+    producer.produce(VALID.name, key=client_key.encode(), value=codec.encode(record))
+    producer.flush(30)
+    producer.abort_transaction(30)
+    partition = journey_service.partition_of(client_key)
+    probe = Consumer(
+        {**platform.kafka_client_config(), "group.id": journey_service.settings.journey_group_id}
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            [committed] = probe.committed([TopicPartition(VALID.name, partition)], timeout=10)
+            _, end = probe.get_watermark_offsets(TopicPartition(VALID.name, partition), timeout=10)
+            if committed.offset == end:
+                break
+            assert time.monotonic() < deadline, f"committed {committed.offset}, end {end}"
+            time.sleep(0.2)
+    finally:
+        probe.close()
+
+
 def test_the_fence_finds_each_partitions_last_published_id_in_one_pass(platform: PlatformSettings) -> None:
     """What a store published before a crash is found on the topics: the highest committed id
     per partition header, from every partition of both topics at once; another store's rows,

@@ -148,6 +148,26 @@ def test_a_correction_that_removes_the_evidence_supersedes_the_candidate() -> No
     )
 
 
+@pytest.mark.parametrize("grace_days", [0, 7])
+@pytest.mark.parametrize(
+    ("day", "within"), [(-1, False), (0, True), (21, True), ("last", True), ("after", False)]
+)
+@pytest.mark.parametrize("release_first", [True, False])
+def test_a_community_episode_is_proposed_for_a_release_exactly_when_it_falls_in_the_window(
+    grace_days: int, day: int | str, within: bool, release_first: bool
+) -> None:
+    """Whichever arrives second, and whether its initials or its date of birth are what it
+    shares: the window with the linker's grace decides, to the day (the date of birth differs
+    here, so the initials block, looked up by week, is what finds the release)."""
+    offset = {"last": 21 + grace_days, "after": 22 + grace_days}.get(str(day), day)
+    assert isinstance(offset, int)
+    other = community("k-other", TRANSPOSED, "C1", EXIT + timedelta(days=offset))
+    book = MatchBook(MODEL, grace_days)
+    for episode in (prison(), other) if release_first else (other, prison()):
+        book.put(episode.key, episode)
+    assert (KEY in book.views()) is within
+
+
 def random_episode(rng: random.Random, n: int) -> HeldEpisode:
     """Few initials and dates, so that many pairs are near one another."""
     who = Attributors(
