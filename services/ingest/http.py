@@ -35,7 +35,7 @@ from services.ingest.extracts import BadExtract, extract_pattern
 from services.ingest.ledger import ExtractLedger
 from services.ingest.objections import extract_objector, record_objection
 from services.ingest.outcomes import ExtractOutcome, ObjectionRecorded, Publication
-from services.ingest.parsing import Parsed, Problem, parse_object, reject_duplicates
+from services.ingest.parsing import Parsed, Problem, parse_object, reject_duplicates, whole_batch
 from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
 
@@ -226,8 +226,13 @@ def create_app(
     ) -> JSONResponse:
         """One episode update, or a JSON array of up to the batch limit; answered per record."""
         body = await _body_within(request, settings.ingest_max_body_bytes, "split the batch")
-        records, batch = _records_of(body, settings.ingest_max_batch)
-        parsed = list(reject_duplicates((parse_object(i, r) for i, r in enumerate(records)), unit="index"))
+        whole = whole_batch(body, settings.ingest_max_batch)
+        if whole is not None:
+            batch, each = True, iter(whole)
+        else:
+            records, batch = _records_of(body, settings.ingest_max_batch)
+            each = (parse_object(i, r) for i, r in enumerate(records))
+        parsed = list(reject_duplicates(each, unit="index"))
         forbidden = sorted(
             {
                 p.update.provider_id

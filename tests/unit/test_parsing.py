@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from services.ingest.parsing import parse_jsonl, parse_line, reject_duplicates
+from services.ingest.parsing import (
+    Parsed,
+    parse_jsonl,
+    parse_line,
+    parse_object,
+    reject_duplicates,
+    whole_batch,
+)
 from tests.builders import community
 
 
@@ -110,3 +117,63 @@ def test_duplicates_in_one_submission_are_refused_after_the_first() -> None:
     )
     assert [p.accepted for p in parsed] == [True, False, True]
     assert "duplicate of line 1" in parsed[1].problems[0].message
+
+
+GOOD_RECORDS: list[dict[str, object]] = [
+    community(),
+    community(episode_id="E2", revision=1.0),
+    {"provider_id": "P1", "episode_id": "E1", "revision": 4, "deleted": True},
+    community(episode_id="E3", client={"first_initial": "Ä", "second_initial": "Z", "sex": "female"}),
+]
+
+
+def batch_body(records: list[object]) -> bytes:
+    return json.dumps(records, ensure_ascii=False).encode()
+
+
+def one_by_one(body: bytes) -> list[Parsed]:
+    return [parse_object(i, r) for i, r in enumerate(json.loads(body))]
+
+
+@pytest.mark.parametrize("count", [1, 2, len(GOOD_RECORDS)])
+def test_a_batch_of_valid_updates_reads_in_one_pass_as_record_by_record(count: int) -> None:
+    body = batch_body(list(GOOD_RECORDS[:count]))
+    assert whole_batch(body, max_batch=10) == one_by_one(body)
+
+
+def test_a_repeated_key_counts_as_record_by_record_does() -> None:
+    body = b'[{"provider_id": "P1", "episode_id": "E1", "revision": 4, "revision": 5, "deleted": true}]'
+    whole = whole_batch(body, max_batch=10)
+    assert whole == one_by_one(body) and whole[0].update is not None and whole[0].update.revision == 5
+
+
+def _an_object(raw: bytes) -> bool:
+    try:
+        return isinstance(json.loads(raw), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+@pytest.mark.parametrize(("raw", "path", "words"), [b for b in BAD_LINES if _an_object(b[0])])
+def test_a_batch_with_any_bad_record_is_left_to_the_record_by_record_reading(
+    raw: bytes, path: str, words: str
+) -> None:
+    body = b"[" + json.dumps(community(episode_id="OK")).encode() + b"," + raw + b"]"
+    assert whole_batch(body, max_batch=10) is None
+    first, second = one_by_one(body)
+    assert first.accepted and not second.accepted
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(community()).encode(),  # one object, not a batch
+        b"[]",
+        batch_body([community(episode_id=f"E{n}") for n in range(11)]),  # over the limit
+        b"[1]",
+        b"[",
+        b"\xff[]",
+    ],
+)
+def test_anything_but_a_batch_within_the_limit_is_left_to_the_full_reading(body: bytes) -> None:
+    assert whole_batch(body, max_batch=10) is None
