@@ -98,6 +98,16 @@ class CommunityIndex:
         return (self.episodes[key] for key in sorted(keys))
 
 
+def blocked_together(release: ReleaseFacts, community: CommunityFacts, grace_days: int) -> bool:
+    """Whether a search for the release looks at this episode at all: the blocking of
+    `CommunityIndex.near` over the release's window, for one pair."""
+    if community.attributors.date_of_birth == release.attributors.date_of_birth:
+        return True
+    weeks = range(week_of(release.exit_date), week_of(release.window_end(grace_days)) + 1)
+    pair = _initials_key(release.attributors, 0)[:2]
+    return _initials_key(community.attributors, 0)[:2] == pair and any(w in weeks for w in _weeks(community))
+
+
 def candidates_for(
     release: ReleaseFacts,
     index: CommunityIndex,

@@ -28,6 +28,7 @@ from services.linker.candidates import (
     CommunityFacts,
     CommunityIndex,
     ReleaseFacts,
+    blocked_together,
     candidates_for,
     candidates_within,
     week_of,
@@ -219,6 +220,7 @@ class MatchBook:
         own = [self.episodes[k] for k in sorted(self._people.get(client_key, set()))]
         # By the person's index, not a scan of every release: this runs for every record.
         before = set(self._releases_of.get(client_key, set()))
+        was = {transfer_id: self._releases[transfer_id][0] for transfer_id in before}
         for transfer_id in before:
             self._drop_release(transfer_id)
         by_key = {e.key: e for e in own}
@@ -246,7 +248,14 @@ class MatchBook:
         after = set(self._releases_of.get(client_key, set()))
         if not after:
             self._releases_of.pop(client_key, None)
-        return before | after
+        # A release searched as it was finds what it found: only one added, gone or changed
+        # (another exit date, destination or attributors) is searched again. Re-searching every
+        # release of a person at each of their updates was a third of the national search (#27).
+        return {t for t in before | after if was.get(t) != self._release_facts(t)}
+
+    def _release_facts(self, transfer_id: str) -> ReleaseFacts | None:
+        held = self._releases.get(transfer_id)
+        return None if held is None else held[0]
 
     def _drop_release(self, transfer_id: str) -> None:
         release, _ = self._releases.pop(transfer_id)
@@ -276,7 +285,12 @@ class MatchBook:
         held = self._releases.get(transfer_id)
         community = self._community.episodes.get(key)
         fresh = []
-        if held is not None and community is not None and not self._rejected(transfer_id, key):
+        if (
+            held is not None
+            and community is not None
+            and not self._rejected(transfer_id, key)
+            and blocked_together(held[0], community, self.grace_days)
+        ):
             fresh = candidates_within(held[0], [community], self.model, self.grace_days)
         if not fresh and all(c.episode != key for c in before):
             return  # neither was nor is a candidate: the release's views stand as they are

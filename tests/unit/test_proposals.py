@@ -209,6 +209,8 @@ def queues(seed: int, settle_every: int = 1) -> tuple[dict[str, LinkCandidate], 
             differ = {k for k in seen.keys() | now.keys() if seen.get(k) != now.get(k)}
             assert differ <= named, f"changed but not named: {sorted(differ - named)}"
             seen, named = now, set()
+            if settle_every == 1:  # and equal to the queue built from scratch, at every step
+                assert now == current(book.episodes.values(), book.rulings, TODAY, book.grace_days, MODEL)
     return book.views(), current(book.episodes.values(), book.rulings, TODAY, book.grace_days, MODEL)
 
 
