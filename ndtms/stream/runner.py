@@ -195,6 +195,22 @@ def within(seconds: float, call: Callable[[], None]) -> None:
         raise failure[0]
 
 
+def offsets_sent(send: Callable[[Any, Any, float], None], offsets: Any, metadata: Any) -> None:
+    """Add the consumed offsets to the transaction, calling a time-out a hang.
+
+    After a broker restart, a producer can time out on every try (found in CI: the linker's
+    send timed out every 10 s for five minutes, while a replaced producer, as the validator's
+    was, carried on at once). Asking the same producer again does not help; replacing it does,
+    and is as safe as for a hang: the new one fences the old and its transaction is aborted."""
+    try:
+        send(offsets, metadata, 10)
+    except KafkaException as exc:
+        error: KafkaError = exc.args[0]
+        if error.code() == KafkaError._TIMED_OUT:
+            raise TransactionHung(f"no answer in 10 s: {error.str()}") from exc
+        raise
+
+
 # How long a restore waits for the rest of a changelog that it cannot read yet.
 REPLAY_PATIENCE_SECONDS = 120.0
 
@@ -367,7 +383,7 @@ class StageRunner:
                 metadata = self.consumer.consumer_group_metadata()
                 send = self.producer.send_offsets_to_transaction
                 # Milliseconds normally; a stuck call holds every read-committed reader back.
-                retrying(lambda: within(15, lambda: send(offsets, metadata, 10)))
+                retrying(lambda: within(15, lambda: offsets_sent(send, offsets, metadata)))
             retrying(lambda: within(90, lambda: self.producer.commit_transaction(60)))
         except TransactionHung as exc:
             log.error(

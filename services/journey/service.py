@@ -478,6 +478,9 @@ def last_published_outbox_ids(
             "group.id": f"{settings.journey_group_id}-fence",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
+            # A tail reaching before the partition's first record (retention deleted the start)
+            # reads from that first record, not from the end: nothing published is missed.
+            "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
         }
     )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from sqlalchemy.orm import Session
 
 from ndtms.contract.episodes import AcceptedEpisode
@@ -170,3 +171,24 @@ def test_the_fence_finds_each_partitions_last_published_id_in_one_pass(platform:
 
     found = last_published_outbox_ids(settings, (JOURNEYS.name, AUDIT.name), name)
     assert found == {0: 7, 4: 12, None: 2}
+
+
+def test_the_fence_reads_a_partition_whose_start_was_deleted(platform: PlatformSettings) -> None:
+    """A tail of 2,000 that reaches before the first record still there (retention deleted the
+    start) reads from that record: the store's last id is found, not skipped."""
+    topic, name = f"fence-start-{time.time_ns()}", f"fence-{time.time_ns()}"
+    admin = AdminClient(platform.kafka_client_config())
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+    settings = JourneySettings(**platform.model_dump(), journey_group_id=f"fence-test-{time.time_ns()}")
+    producer = Producer(platform.producer_config())
+    for row_id in range(1, 6):
+        headers: list[tuple[str, str | bytes | None]] = [
+            (OUTBOX_HEADER, f"{name}:{row_id}".encode()),
+            (PARTITION_HEADER, b"0"),
+        ]
+        producer.produce(topic, key=b"k", value=b"v", partition=0, headers=headers)
+    assert producer.flush(30) == 0
+    deleted = admin.delete_records([TopicPartition(topic, 0, 3)])
+    assert next(iter(deleted.values())).result(30).low_watermark == 3
+
+    assert last_published_outbox_ids(settings, (topic,), name) == {0: 5}
