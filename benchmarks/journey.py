@@ -5,7 +5,7 @@
 Starts its own broker, registry (ports 27092/27081) and PostgreSQL server (port 27432), loads
 N accepted episodes onto `ndtms.episodes.valid`, then measures on the same records:
   - reference: the consume->decode->encode->produce hop of `benchmarks.validator`, no store;
-  - the journey processor (batches of 500, state + offsets + outbox in one transaction, then
+  - the journey processor (batches of 2,000, state + offsets + outbox in one transaction, then
     publishing), from start until the offsets it stored reach the topic's end: SQLite, then
     PostgreSQL (each a fresh database, fsync on);
   - the journey service as one process and as two partition-owned processes on one PostgreSQL

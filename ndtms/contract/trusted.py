@@ -58,7 +58,9 @@ def _converter(annotation: Any) -> Convert | None:
             return tuple
         return lambda values: tuple(item(v) for v in values)
     if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return annotation
+        # A lookup, not a call of the enum: the call was an eighth of a journey's decoding (#27).
+        # Avro has checked the symbol against the reader's schema already.
+        return {member.value: member for member in annotation}.__getitem__
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return constructor(annotation)
     return None

@@ -10,7 +10,7 @@ parameter (`= ANY`), not as a statement with hundreds of placeholders compiled e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from psycopg import sql
@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 Excluded = Callable[[Any], Any]
+_PLACEHOLDERS = 500
 _STAGING = MetaData()
 
 
@@ -37,6 +38,14 @@ def among(session: Session, column: Any, keys: Sequence[str]) -> ColumnElement[b
     else:
         condition = column.in_(keys)
     return condition
+
+
+def chunks(session: Session, keys: Sequence[str]) -> Iterator[Sequence[str]]:
+    """These keys in as few lists as one statement may name: all at once as PostgreSQL's one
+    array parameter; 500 at a time as SQLite's placeholders."""
+    size = len(keys) if on_postgresql(session) else _PLACEHOLDERS
+    for start in range(0, len(keys), max(size, 1)):
+        yield keys[start : start + size]
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

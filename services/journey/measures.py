@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
 from ndtms.contract.episodes import DischargeReason, Setting
+from ndtms.contract.journeys import Journey
 from ndtms.contract.periods import EARLIEST, Period, year_to
 from services.journey.journeys import EpisodeSpan, journeys_of
 
@@ -106,12 +107,17 @@ class Facts:
     journeys: tuple[TreatmentJourney, ...]
 
 
-def facts_of(client_key: str, spans: Iterable[EpisodeSpan]) -> Facts:
-    """What the measures need of one person, from their accepted episode spans."""
+def facts_of(
+    client_key: str, spans: Iterable[EpisodeSpan], journeys: Sequence[Journey] | None = None
+) -> Facts:
+    """What the measures need of one person, from their accepted episode spans. `journeys` are
+    `journeys_of(spans)` when the caller has them already (the journey service computes them
+    once a batch for the published record and for these facts)."""
     community = {(s.provider_id, s.episode_id): s for s in spans if s.setting is Setting.COMMUNITY}
     episodes = tuple(_episode(client_key, s) for s in community.values())
     by_key = {(e.provider_id, e.episode_id): e for e in episodes}
-    journeys = journeys_of(community.values())
+    if journeys is None:
+        journeys = journeys_of(community.values())
     made = []
     for n, journey in enumerate(journeys):
         members = [by_key[(e.provider_id, e.episode_id)] for e in journey.episodes]

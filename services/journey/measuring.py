@@ -8,16 +8,17 @@ the two equal on random stores, on SQLite and PostgreSQL); the rows are then mad
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
+from ndtms.contract.journeys import Journey
 from ndtms.contract.periods import Period
 from services.journey import store
-from services.journey.bulk import among, insert_rows
+from services.journey.bulk import among, chunks, insert_rows
 from services.journey.journeys import EpisodeSpan
 from services.journey.measures import (
     COMPLETED,
@@ -42,18 +43,24 @@ class MeasuresIncomplete(RuntimeError):
     """The store predates the measures: its episodes lack the facts they need."""
 
 
-def save_facts(session: Session, people: Mapping[str, Iterable[EpisodeSpan]]) -> None:
-    """Replace these people's measure facts with those of their current spans."""
+def save_facts(
+    session: Session,
+    people: Mapping[str, Iterable[EpisodeSpan]],
+    journeys_made: Mapping[str, Sequence[Journey]] | None = None,
+) -> None:
+    """Replace these people's measure facts with those of their current spans (and journeys,
+    when the caller has made them already)."""
     keys = sorted(people)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+    for chunk in chunks(session, keys):
         for table in store.MEASURE_TABLES:
             session.execute(delete(table).where(among(session, table.c.client_key, chunk)))
     episodes: list[dict[str, Any]] = []
     interventions: list[dict[str, Any]] = []
     journeys: list[dict[str, Any]] = []
     for client_key in keys:
-        facts = facts_of(client_key, people[client_key])
+        facts = facts_of(
+            client_key, people[client_key], None if journeys_made is None else journeys_made[client_key]
+        )
         _rows(facts, episodes, interventions, journeys)
     for table, rows in ((EPISODES, episodes), (INTERVENTIONS, interventions), (JOURNEYS, journeys)):
         insert_rows(session, table, rows)

@@ -22,9 +22,10 @@ import signal
 import threading
 from collections import Counter as Tally
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from functools import partial
 
 from confluent_kafka import (
@@ -48,7 +49,7 @@ from ndtms.contract.partitioner import partition_of
 from ndtms.contract.topics import AUDIT, DLQ, JOURNEYS, VALID
 from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.databases import engine_for
-from ndtms.metrics import DEAD_LETTERS, PRODUCED, observe
+from ndtms.metrics import DEAD_LETTERS, PRODUCED, labelled, observe
 from ndtms.offsets import partition_count
 from ndtms.stream.erasures import LedgerEntry, LedgerFollower
 from ndtms.stream.runner import dead_letter_headers, retrying
@@ -61,6 +62,10 @@ log = logging.getLogger(__name__)
 # librdkafka's logical offset RD_KAFKA_OFFSET_TAIL(n) is this base minus n: the last n records.
 OFFSET_TAIL_BASE = -2000
 OUTBOX_HEADER = "ndtms.journey.outbox_id"
+# Rows of one partition's outbox in one transaction of its publisher (see `FENCE_TAIL`).
+TRANSACTION_ROWS = 1000
+# How far back the fence reads each partition: past two transactions of TRANSACTION_ROWS.
+FENCE_TAIL = 2 * TRANSACTION_ROWS
 # The partition of ndtms.episodes.valid an outbox row belongs to (absent from records older
 # than partition ownership: their ids were one sequence over every partition).
 PARTITION_HEADER = "ndtms.journey.partition"
@@ -77,6 +82,12 @@ class Owned:
     epoch: int
     publisher: Producer
     active: bool = True  # False between a revocation and the assignment after it
+
+
+class Publication(Enum):
+    SENT = "sent"
+    RETRY = "retry"  # aborted: the rows wait in the outbox for the next round
+    FENCED = "fenced"  # another instance owns the partition and its publisher now
 
 
 class JourneyProcessor:
@@ -114,6 +125,9 @@ class JourneyProcessor:
         self.producer = Producer(settings.producer_config())
         self.instance = instance_name(settings, settings.journey_port)
         self.partitions = partition_count(self.consumer, VALID.name)
+        self.publishing = ThreadPoolExecutor(
+            max_workers=self.partitions, thread_name_prefix="journey-publish"
+        )
         self.owned: dict[int, Owned] = {}
         self.reported: dict[int, int] = {}  # partition -> offset last committed to the group
         with Session(engine) as session:
@@ -233,6 +247,7 @@ class JourneyProcessor:
             self._release(p)
         self.ledger.close()
         self.producer.flush(30)
+        self.publishing.shutdown()
 
     def prepare(self) -> None:
         """The store's ownership rows for every partition of the topic as the cluster has it."""
@@ -323,7 +338,7 @@ class JourneyProcessor:
                 if accepted is not None and (
                     accepted.client_key in self.erased or accepted.client_key in self.ledger.erased
                 ):
-                    APPLIED.labels("erased").inc()
+                    labelled(APPLIED, "erased").inc()
                 elif accepted is not None and (episode := self._applied(held, accepted)) is not None:
                     written[(accepted.client_key, accepted.provider_id, accepted.episode_id)] = episode
                 offsets[message.partition() or 0] = (message.offset() or 0) + 1
@@ -335,13 +350,16 @@ class JourneyProcessor:
                 observe("journey", VALID.name, appended, accepted.recorded_at if accepted else None, now)
             changed = sorted({client_key for client_key, _, _ in written})
             spans = {
-                client_key: [span_from_json(e.span) for e in held[client_key].values() if e.span]
+                client_key: [e.made or span_from_json(e.span) for e in held[client_key].values() if e.span]
                 for client_key in changed
             }
             records = {
                 client_key: client_journeys(client_key, spans[client_key], now) for client_key in changed
             }
-            measuring.save_facts(session, spans)
+            # The journeys made for the published record are the measure facts' journeys too.
+            measuring.save_facts(
+                session, spans, {k: record.journeys if record else () for k, record in records.items()}
+            )
             # Published only when what the person's record says has changed.
             publications = [
                 (client_key, self.journeys_codec.encode(record) if record is not None else None)
@@ -368,12 +386,14 @@ class JourneyProcessor:
         key = (accepted.provider_id, accepted.episode_id)
         row = held[accepted.client_key].get(key)
         if row is not None and row.revision >= accepted.revision:
-            APPLIED.labels("unchanged").inc()
+            labelled(APPLIED, "unchanged").inc()
             return None
         span = span_of(accepted)
-        episode = store.HeldEpisode(accepted.revision, accepted.deleted, span_to_json(span) if span else None)
+        episode = store.HeldEpisode(
+            accepted.revision, accepted.deleted, span_to_json(span) if span else None, made=span
+        )
         held[accepted.client_key][key] = episode
-        APPLIED.labels("withdrawn" if accepted.deleted else "applied").inc()
+        labelled(APPLIED, "withdrawn" if accepted.deleted else "applied").inc()
         return episode
 
     def fence(self, partitions: Sequence[int]) -> int:
@@ -390,33 +410,60 @@ class JourneyProcessor:
         return forgotten
 
     def publish_outbox(self) -> int:
-        """Publish each owned partition's waiting rows in a transaction of its publisher; the
-        number published and forgotten. One read and one delete for every partition at once:
-        per partition, they were a fifth of the journey's time (measured, #27)."""
+        """Publish every owned partition's waiting rows; the number published and forgotten."""
+        published = 0
+        while True:
+            sent, more = self._publish_round()
+            published += sent
+            if not sent or not more:
+                return published
+
+    def _publish_round(self) -> tuple[int, bool]:
+        """Publish up to `TRANSACTION_ROWS` waiting rows of each owned partition, in one
+        transaction of its publisher each; the number published and forgotten, and whether more
+        may be waiting. One read and one delete for every partition at once: per partition, they
+        were a fifth of the journey's time (measured, #27)."""
         active = sorted(p for p, owned in self.owned.items() if owned.active)
         if not active:
-            return 0
+            return 0, False
+        limit = TRANSACTION_ROWS * len(active)
         with Session(self.engine) as session:
-            waiting = store.pending_publications_of(session, active, limit=1000 * len(active))
+            waiting = store.pending_publications_of(session, active, limit=limit)
         if not waiting:
-            return 0
+            return 0, False
         by_partition: dict[int, list[store.Pending]] = {}
         for row in waiting:
             by_partition.setdefault(row.partition, []).append(row)
+        more = len(waiting) == limit or any(len(rows) > TRANSACTION_ROWS for rows in by_partition.values())
+        # The fence looks for a store's last id in each partition's tail: a transaction may
+        # not outgrow it.
+        by_partition = {p: rows[:TRANSACTION_ROWS] for p, rows in by_partition.items()}
+        # The partitions' transactions together: one after another, their commits' round trips
+        # to the coordinator were a tenth of the journey's time (#27). Each publisher is used
+        # by one thread; a fenced one is dropped once all are back.
+        chosen = [
+            (p, owned, rows) for p, rows in sorted(by_partition.items()) if (owned := self.owned.get(p))
+        ]
+        running = [self.publishing.submit(self._published, *c) for c in chosen]
+        wait(running)  # all back before any error is raised: no publisher is left mid-call
+        outcomes = [f.result() for f in running]
+        for (p, owned, _), outcome in zip(chosen, outcomes, strict=True):
+            if outcome is Publication.FENCED and self.owned.get(p) is owned:
+                del self.owned[p]
         sent = {
             p: rows
-            for p, rows in sorted(by_partition.items())
-            if (owned := self.owned.get(p)) is not None and self._published(p, owned, rows)
+            for (p, _, rows), outcome in zip(chosen, outcomes, strict=True)
+            if outcome is Publication.SENT
         }
         if not sent:
-            return 0
+            return 0, False
         with Session(self.engine) as session, session.begin():
             held = self._held(session, set(sent))
             store.forget_publications(session, [row.id for p in sorted(held) for row in sent[p]])
-        return sum(len(rows) for rows in sent.values())
+        return sum(len(rows) for rows in sent.values()), more
 
-    def _published(self, partition: int, owned: Owned, rows: Sequence[store.Pending]) -> bool:
-        """Whether these rows are on their topics now, in one transaction of the partition's publisher."""
+    def _published(self, partition: int, owned: Owned, rows: Sequence[store.Pending]) -> Publication:
+        """These rows in one transaction of the partition's publisher: sent, or why not."""
         publisher = owned.publisher
         try:
             publisher.begin_transaction()
@@ -440,16 +487,15 @@ class JourneyProcessor:
                 log.warning(
                     "publisher of partition %d fenced (%s): partition left to its new owner", partition, error
                 )
-                self.owned.pop(partition, None)
-                return False
+                return Publication.FENCED
             if not error.txn_requires_abort():
                 raise
             retrying(lambda: publisher.abort_transaction(60))
             log.warning("%d journey publications not committed (%s); will retry", len(rows), error)
-            return False
+            return Publication.RETRY
         for topic, count in Tally(row.topic or JOURNEYS.name for row in rows).items():
             PRODUCED.labels("journey", topic).inc(count)
-        return True
+        return Publication.SENT
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         DEAD_LETTERS.labels("journey").inc()
@@ -462,14 +508,14 @@ class JourneyProcessor:
 
 
 def last_published_outbox_ids(
-    settings: JourneySettings, topics: Sequence[str], store_name: str, tail: int = 2000
+    settings: JourneySettings, topics: Sequence[str], store_name: str, tail: int = FENCE_TAIL
 ) -> dict[int | None, int]:
     """The highest outbox id of this store in the last records of each partition of these
     topics (read committed), by the partition header (None: records older than it, whose ids
     ran over every partition).
 
-    A transaction holds at most one outbox batch (1,000 rows), so its newest ids are among the
-    last `tail` offsets of whichever partitions it wrote.
+    A transaction holds at most `TRANSACTION_ROWS` of a partition's outbox, so its newest ids
+    are among the last `tail` offsets of whichever partitions it wrote.
     """
     found: dict[int | None, int] = {}
     reader = Consumer(
@@ -482,6 +528,9 @@ def last_published_outbox_ids(
             # reads from that first record, not from the end: nothing published is missed.
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
+            # An empty partition's end is known only when a fetch comes back: the broker holds
+            # one that finds nothing for this long (500 ms by default, most of a start's fence).
+            "fetch.wait.max.ms": 10,
         }
     )
     try:

@@ -12,7 +12,8 @@ class JourneySettings(PlatformSettings):
     # SQLite under the state folder by default; PostgreSQL in production, e.g.
     # postgresql+psycopg://user:password@host/ndtms
     database_url: str | None = None
-    journey_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Records applied in one store transaction: 2,000 ran 26 % faster than 500 on PostgreSQL (#27).
+    journey_batch_size: int = Field(default=2000, ge=1, le=10_000)
     # The operations page (/ops) samples every service's /metrics this often; where they are
     # (JSON, e.g. {"ingest": "http://ingest:18700", ...}) defaults to this host's ports.
     ops_sample_seconds: float = Field(default=15.0, gt=0)

@@ -108,15 +108,15 @@ def _stored_total(engine: Any) -> int:
 
 
 def publish_people(
-    platform: PlatformSettings, seed: int, first: int
+    platform: PlatformSettings, seed: int, first: int, count: int = 600
 ) -> tuple[dict[str, list[AcceptedEpisode]], dict[int, int], int]:
-    """600 made-up people's records on ndtms.episodes.valid: the people, where ndtms.journeys
-    ended before them, and the total end offset of ndtms.episodes.valid after them."""
+    """`count` made-up people's records on ndtms.episodes.valid: the people, where
+    ndtms.journeys ended before them, and the total end offset of ndtms.episodes.valid after them."""
     reader = Consumer({**platform.kafka_client_config(), "group.id": "kill-start"})
     published_from = end_offsets(reader, JOURNEYS.name, JOURNEYS.partitions)
     reader.close()
     rng = random.Random(seed)
-    people = {f"{first + n:032x}": person_records(rng, f"{first + n:032x}", n) for n in range(600)}
+    people = {f"{first + n:032x}": person_records(rng, f"{first + n:032x}", n) for n in range(count)}
     codec = AvroTranscoder(registry_client(platform.registry_url), VALID, AcceptedEpisode)
     producer = Producer(platform.producer_config())
     for records in people.values():
@@ -199,7 +199,9 @@ def test_two_instances_on_one_postgres_store_one_killed_mid_replay(
     """Partition-owned instances: each applies and publishes only the partitions it owns; a
     SIGKILLed one's partitions move to the other, which fences its publisher and carries on."""
     database_url = fresh_database(postgres_server, f"test_{time.time_ns()}")
-    people, published_from, end = publish_people(platform, seed=67, first=8_000_000)
+    # Half the feed before they start, half just before the kill: the pair is mid-replay when
+    # one dies however fast it reads (all of it up front, they had sometimes finished).
+    people, published_from, _ = publish_people(platform, seed=67, first=8_000_000, count=300)
     engine = engine_for(database_url)
     store.migrate(engine)
 
@@ -224,6 +226,8 @@ def test_two_instances_on_one_postgres_store_one_killed_mid_replay(
         while len({o for o, _ in _owners(engine).values()}) < 2 or _stored_total(engine) == 0:
             assert time.monotonic() < deadline, f"the pair never shared the work; {_owners(engine)}"
             time.sleep(0.05)
+        second_half, _, end = publish_people(platform, seed=68, first=8_000_300, count=300)
+        people |= second_half
         killed, env = processes["journey-a"]
         pid = killed.pid()
         assert pid is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -20,6 +21,7 @@ from services.journey import store
 from services.journey.service import (
     OUTBOX_HEADER,
     PARTITION_HEADER,
+    TRANSACTION_ROWS,
     JourneyProcessor,
     build_processor,
     last_published_outbox_ids,
@@ -192,3 +194,46 @@ def test_the_fence_reads_a_partition_whose_start_was_deleted(platform: PlatformS
     assert next(iter(deleted.values())).result(30).low_watermark == 3
 
     assert last_published_outbox_ids(settings, (topic,), name) == {0: 5}
+
+
+def test_a_long_outbox_goes_out_in_transactions_the_fence_can_see_past(
+    platform: PlatformSettings, journey_service: JourneyProcessor
+) -> None:
+    """A partition's outbox beyond one transaction's rows goes out whole, in transactions of at
+    most TRANSACTION_ROWS: the fence reads only FENCE_TAIL records back for a store's last id."""
+    client_key = f"{time.time_ns():032d}"[-32:]
+    rows = TRANSACTION_ROWS * 2 + 500
+    with Session(journey_service.engine) as session, session.begin():
+        store.add_publications(session, [(client_key, None)] * rows, journey_service.partition_of)
+    deadline = time.monotonic() + 60
+    while True:
+        with Session(journey_service.engine) as session:
+            if not store.every_pending_publication(session):
+                break
+        assert time.monotonic() < deadline, "the outbox never emptied"
+        time.sleep(0.1)
+    # One key, one partition of the topic: each commit marker takes an offset between the
+    # records, so a run of consecutive offsets is at most one transaction.
+    consumer = Consumer({**platform.kafka_client_config(), "group.id": f"t-{time.time_ns()}"})
+    consumer.assign([TopicPartition(JOURNEYS.name, p, 0) for p in range(JOURNEYS.partitions)])
+    offsets: list[int] = []
+    idle_since = time.monotonic()
+    while len(offsets) < rows and time.monotonic() - idle_since < 10:
+        for message in consumer.consume(1000, timeout=0.5):
+            header = dict(message.headers() or []).get(OUTBOX_HEADER)
+            ours = isinstance(header, bytes) and header.decode().startswith(f"{journey_service.store_name}:")
+            if message.error() is None and message.key() == client_key.encode() and ours:
+                offsets.append(message.offset() or 0)
+                idle_since = time.monotonic()
+    consumer.close()
+    assert len(offsets) == rows
+    runs, run = [], 1
+    for before, after in pairwise(offsets):
+        if after == before + 1:
+            run += 1
+        else:
+            runs.append(run)
+            run = 1
+    runs.append(run)
+    assert max(runs) <= TRANSACTION_ROWS
+    assert len(runs) >= 3

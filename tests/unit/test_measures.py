@@ -11,7 +11,7 @@ from ndtms.cli.measures import COLUMNS, table
 from ndtms.contract.episodes import DischargeReason, Setting
 from ndtms.contract.periods import Period, year_to
 from services.journey.disclosure import controlled, published_json, row_json
-from services.journey.journeys import EpisodeSpan, InterventionSpan
+from services.journey.journeys import EpisodeSpan, InterventionSpan, journeys_of
 from services.journey.measures import (
     Breakdown,
     MeasureRow,
@@ -395,3 +395,18 @@ def test_the_commands_table_is_headed_by_the_json_names_and_shows_every_row() ->
     assert max(len(line) for line in fitted) <= 120 < max(len(line) for line in lines)
     # Every JSON name can still be read off the fitted table: its pieces end on the header's last line.
     assert all(any(re.split(r"[_.]", name)[-1] in line for line in fitted) for name, _ in COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "person",
+    [
+        [],
+        [span("E1")],
+        [span("E1", discharge=date(2026, 3, 1), reason=COMPLETED), span("E2", referral=date(2026, 4, 1))],
+        [span("E1", setting=Setting.SECURE), span("E2", structured=((date(2026, 2, 3), None),))],
+    ],
+)
+def test_facts_from_journeys_made_once_are_the_facts_made_from_the_spans(person: list[EpisodeSpan]) -> None:
+    # The journey service hands the journeys it made for the published record to the facts.
+    made = journeys_of(person)
+    assert facts_of("k", person, made) == facts_of("k", person)
