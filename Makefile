@@ -21,6 +21,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	cd clients/python && ../../$(VENV)/bin/mypy tests
 	$(VENV)/bin/pytest
 
 bench: install

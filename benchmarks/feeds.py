@@ -6,8 +6,8 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.synthetic import community_episode, person, prison_release
+from ndtms.feeds.synthetic import community_episode, person, prison_release
+from ndtms_contract.episodes import EpisodeUpdate
 
 
 def updates(

@@ -21,15 +21,15 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer
 
-from ndtms.contract.candidates import MATCH_DECODER, MATCH_ENCODER, LinkCandidate, MatchEpisode
-from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
-from ndtms.contract.journeys import ClientJourneys
-from ndtms.contract.links import TransferLink
-from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CANDIDATES, JOURNEYS, LINKS, RAW, VALID
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.stream.runner import stage_consumer_config, stage_producer_config
+from ndtms_contract.candidates import MATCH_DECODER, MATCH_ENCODER, LinkCandidate, MatchEpisode
+from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms_contract.journeys import ClientJourneys
+from ndtms_contract.links import TransferLink
+from ndtms_contract.pseudonyms import client_key
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import CANDIDATES, JOURNEYS, LINKS, RAW, VALID
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.validator.acceptance import accepted_form
 
 FLOOR_VALID = "floor.valid"

@@ -24,11 +24,11 @@ from confluent_kafka import Producer
 from benchmarks.feeds import updates
 from benchmarks.running import benchmark_settings, parser_for, service_running
 from ndtms.access import credential_store
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import RAW
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.localrun.platform import platform_running
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import RAW
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.ingest.extracts import COLUMNS, csv_row
 
 

@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session
 from benchmarks.linker import load_valid
 from benchmarks.running import benchmark_settings, instances_running, parser_for
 from benchmarks.validator import passthrough, per_thousand
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import VALID
+from ndtms.cli.platform_status import end_offsets
 from ndtms.databases import engine_for
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.postgres import fresh_database, postgres_running
-from ndtms.status import end_offsets
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import VALID
 from services.journey import store
 from services.journey.service import build_processor
 from services.journey.settings import JourneySettings

@@ -42,17 +42,17 @@ from benchmarks.running import (
     parser_for,
 )
 from benchmarks.validator import passthrough, per_thousand
-from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
-from ndtms.contract.links import TransferLink
-from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import LINKS, RAW, VALID
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.feeds.synthetic import community_episode, person, prison_release
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.services import Instance, start_all, stop_all
 from ndtms.offsets import end_offset
-from ndtms.synthetic import community_episode, person, prison_release
-from services.ingest.publishing import RawTopicWriter
+from ndtms_client.raw_topic import RawTopicWriter
+from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms_contract.links import TransferLink
+from ndtms_contract.pseudonyms import client_key
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import LINKS, RAW, VALID
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.validator.acceptance import accepted_form
 
 SECRET = BENCHMARK_PSEUDONYM_KEY.encode()

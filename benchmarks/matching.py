@@ -27,8 +27,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ndtms.contract.candidates import Band
-from ndtms.contract.episodes import AcceptedEpisode, Setting
+from ndtms_contract.candidates import Band
+from ndtms_contract.episodes import AcceptedEpisode, Setting
 from services.linker.banding import Proposal, banded, proposal
 from services.linker.candidates import CommunityFacts, CommunityIndex, ReleaseFacts, candidates_for
 from services.linker.comparisons import Attributors

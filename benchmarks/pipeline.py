@@ -35,11 +35,11 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from benchmarks.feeds import updates
 from benchmarks.running import benchmark_settings, cpu_seconds, drained, holds_the_search, parser_for
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topic_layout import replication_for
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.postgres import LocalPostgres
 from ndtms.localrun.services import instances, service_environment, start_all, stop_all
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topic_layout import replication_for
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from benchmarks.linker import load_valid
 from benchmarks.running import benchmark_settings, drained, parser_for
-from ndtms.contract.settings import PlatformSettings
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.services import SERVICES, health, process_of, service_environment
+from ndtms_contract.settings import PlatformSettings
 
 LINKER = next(s for s in SERVICES if s.name == "linker")
 

@@ -25,12 +25,12 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from benchmarks.feeds import updates
 from benchmarks.running import benchmark_settings, drained, instances_running, parser_for
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE, RAW
-from ndtms.contract.transcoding import AvroTranscoder, registry_client, schema_json
 from ndtms.localrun.platform import platform_running
-from services.ingest.publishing import RawTopicWriter
+from ndtms_client.raw_topic import RawTopicWriter
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import CATALOGUE, RAW
+from ndtms_contract.transcoding import AvroTranscoder, registry_client, schema_json
 
 
 def load(settings: PlatformSettings, count: int) -> None:

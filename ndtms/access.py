@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ndtms.contract.settings import PlatformSettings
+    from ndtms_contract.settings import PlatformSettings
 
 KEY_PREFIX = "ndtms_"
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from typing import Protocol
 from confluent_kafka import Producer
 
 from ndtms.clocks import Clock
-from ndtms.contract.audit import AuditAction, AuditEvent
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import AUDIT
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.delivery import NotDelivered, deliver
+from ndtms_contract.audit import AuditAction, AuditEvent
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import AUDIT
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 
 
 class AuditUnavailable(RuntimeError):

@@ -16,21 +16,21 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ndtms.audit import Audit
 from ndtms.clocks import Clock
-from ndtms.contract.audit import AuditAction, AuditEvent
-from ndtms.contract.episodes import Sex
-from ndtms.contract.erasures import (
+from ndtms.delivery import NotDelivered, deliver
+from ndtms.offsets import partition_count
+from ndtms_contract.audit import AuditAction, AuditEvent
+from ndtms_contract.episodes import Sex
+from ndtms_contract.erasures import (
     CONFIRMING,
     ErasureOrigin,
     ErasureReceipt,
     ErasureRecorded,
     ErasureTally,
 )
-from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import AUDIT, ERASURES
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
-from ndtms.delivery import NotDelivered, deliver
-from ndtms.offsets import partition_count
+from ndtms_contract.pseudonyms import client_key
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import AUDIT, ERASURES
+from ndtms_contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 
 
 class ErasureNotRecorded(RuntimeError):

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from ndtms.contract.links import TransferLink
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import LINKS
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
+from ndtms_contract.links import TransferLink
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import LINKS
+from ndtms_contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 
 log = logging.getLogger(__name__)
 

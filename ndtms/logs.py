@@ -13,7 +13,7 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
-from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING
+from ndtms_contract.settings import DEVELOPMENT_KEY_WARNING
 
 CORRELATION = (
     "service",

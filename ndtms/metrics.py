@@ -20,7 +20,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
-from ndtms.contract.settings import PlatformSettings
+from ndtms_contract.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.offsets import NoLeader, end_offset
+from ndtms_contract.settings import PlatformSettings
 
 
 class TopicUnreadable(RuntimeError):

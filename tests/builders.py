@@ -6,9 +6,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
-from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
-from ndtms.synthetic import Person, community_episode, prison_release
+from ndtms.feeds.synthetic import Person, community_episode, prison_release
+from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms_contract.links import LinkStatus, MatchedOn, TransferLink
 from services.validator.acceptance import accepted_form
 
 SECRET = b"test-pseudonym-key"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.localrun.postgres import fresh_database, postgres_running
+from ndtms_contract.settings import PlatformSettings
 from tests.platform import running_platform
 
 TEST_POSTGRES_PORT = 25432

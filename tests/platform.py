@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.localrun.platform import platform_running
+from ndtms_contract.settings import PlatformSettings
 
 TEST_KAFKA_PORT = 29092
 TEST_REGISTRY_PORT = 28081

@@ -10,7 +10,7 @@ from typing import Any
 from ndtms.cli.catalogue import command
 from ndtms.cli.command import settings
 from ndtms.cli.dates import day
-from ndtms.contract.topics import AUDIT
+from ndtms_contract.topics import AUDIT
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ndtms.audit import AuditTrail
-    from ndtms.contract.settings import PlatformSettings
+    from ndtms_contract.settings import PlatformSettings
 
 
 class CommandFailed(Exception):
@@ -21,7 +21,7 @@ class CommandFailed(Exception):
 
 
 def settings() -> PlatformSettings:
-    from ndtms.contract.settings import PlatformSettings
+    from ndtms_contract.settings import PlatformSettings
 
     return PlatformSettings()
 

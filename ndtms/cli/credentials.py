@@ -14,7 +14,7 @@ from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 
 if TYPE_CHECKING:
-    from ndtms.contract.settings import PlatformSettings
+    from ndtms_contract.settings import PlatformSettings
 
 LOCAL_OPERATOR = "local-operator"
 
@@ -59,7 +59,7 @@ def describe(credential: Credential) -> str:
 def audited_issue(platform: PlatformSettings, store: Credentials, credential: Credential) -> None:
     """A key counts only once its issue is on the audit trail; otherwise it is revoked at once."""
     from ndtms.audit import AuditUnavailable
-    from ndtms.contract.audit import AuditAction
+    from ndtms_contract.audit import AuditAction
 
     trail = audit_trail(platform)
     try:
@@ -97,7 +97,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
             raise CommandFailed(f"no credential {args.id}; see `ndtms credentials list`") from exc
         print(f"Revoked credential {revoked.id} ({revoked.name}); services refuse it from now on.")
         from ndtms.audit import AuditUnavailable
-        from ndtms.contract.audit import AuditAction
+        from ndtms_contract.audit import AuditAction
 
         # Revoking is never held up by the trail: a leaked key must stop working whatever else fails.
         trail = audit_trail(platform)

@@ -6,7 +6,7 @@ import argparse
 import re
 from datetime import date
 
-from ndtms.contract.dates import iso_date
+from ndtms_contract.dates import iso_date
 
 DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 

@@ -19,16 +19,16 @@ from ndtms.cli.command import CommandFailed, audit_trail, operator_name, setting
 from ndtms.cli.credentials import operator_key
 
 if TYPE_CHECKING:
-    from ndtms.contract.episodes import Sex
-    from ndtms.contract.erasures import ErasureTally
-    from ndtms.contract.settings import PlatformSettings
+    from ndtms_contract.episodes import Sex
+    from ndtms_contract.erasures import ErasureTally
+    from ndtms_contract.settings import PlatformSettings
 
 ATTRIBUTORS_FORM = "FIRST|SECOND|YYYY-MM-DD|SEX (sex: male, female, other or not_known)"
 
 
 def parse_attributors(text: str) -> tuple[str, str, date, Sex]:
     """Initials, date of birth and sex from `F|S|YYYY-MM-DD|sex`; the error never repeats them."""
-    from ndtms.contract.episodes import Sex
+    from ndtms_contract.episodes import Sex
 
     parts = [part.strip() for part in text.split("|")]
     if len(parts) != 4:
@@ -60,9 +60,9 @@ def operations_credential(platform: PlatformSettings) -> Credential:
 def cmd_erase(args: argparse.Namespace) -> int:
     from ndtms.audit import AuditUnavailable
     from ndtms.clocks import clock_from
-    from ndtms.contract.erasures import ErasureOrigin
-    from ndtms.contract.pseudonyms import CLIENT_KEY_PATTERN
     from ndtms.erasing import ErasureLedger, ErasureNotRecorded, audit_end, await_receipts
+    from ndtms_contract.erasures import ErasureOrigin
+    from ndtms_contract.pseudonyms import CLIENT_KEY_PATTERN
 
     platform = settings()
     credential = operations_credential(platform)

@@ -13,10 +13,10 @@ from ndtms.cli.command import CommandFailed, settings
 from ndtms.cli.dates import day
 from ndtms.cli.tables import WIDTH, render
 from ndtms.continuity.indicator import COLUMNS, Grouping, IndicatorRow, indicator, period_start
-from ndtms.contract.topics import CANDIDATES
+from ndtms_contract.topics import CANDIDATES
 
 if TYPE_CHECKING:
-    from ndtms.contract.settings import PlatformSettings
+    from ndtms_contract.settings import PlatformSettings
 
 # The table's columns are the JSON's names, in the same order: the six counted columns add up
 # to `transfers`, and the three decided ones to `decided`.

@@ -12,7 +12,7 @@ from ndtms.cli.command import CommandFailed, settings
 from ndtms.cli.credentials import operator_key
 
 if TYPE_CHECKING:
-    from ndtms.contract.settings import PlatformSettings
+    from ndtms_contract.settings import PlatformSettings
 
 
 def journey_api(

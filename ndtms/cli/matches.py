@@ -3,7 +3,7 @@
 `list` reads `ndtms.links.candidates`; `show` puts the two records' attributors side by side,
 the only place that shows them, and records the view on the audit trail first; `confirm` and
 `reject` record the decision on the audit trail and on `ndtms.links.decisions`, then wait until
-the queue shows it. The journey API offers the same under `/v1/matches` (`ndtms.reviewing`).
+the queue shows it. The journey API offers the same under `/v1/matches` (`ndtms.pages.review`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from ndtms.cli.command import CommandFailed, audit_trail, operator_name, setting
 from ndtms.cli.erasures import operations_credential
 
 if TYPE_CHECKING:
-    from ndtms.contract.candidates import LinkCandidate
-    from ndtms.contract.settings import PlatformSettings
-    from ndtms.reviewing import CandidateQueue, Compared
+    from ndtms.pages.review.reading import CandidateQueue
+    from ndtms.pages.review.rules import Compared
+    from ndtms_contract.candidates import LinkCandidate
+    from ndtms_contract.settings import PlatformSettings
 
 LABELS = {
     "initials": "initials",
@@ -31,7 +32,7 @@ LABELS = {
 
 
 def queue(platform: PlatformSettings) -> CandidateQueue:
-    from ndtms.reviewing import CandidateQueue
+    from ndtms.pages.review.reading import CandidateQueue
 
     candidates = CandidateQueue(platform)
     try:
@@ -45,8 +46,8 @@ def queue(platform: PlatformSettings) -> CandidateQueue:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from ndtms.clocks import clock_from, today_in_england
-    from ndtms.contract.candidates import Band
-    from ndtms.reviewing import waiting
+    from ndtms.pages.review.rules import waiting
+    from ndtms_contract.candidates import Band
 
     platform = settings()
     operations_credential(platform)
@@ -97,8 +98,9 @@ def printed(candidate: LinkCandidate, prison: str, community: str, lines: list[C
 
 def cmd_show(args: argparse.Namespace) -> int:
     from ndtms.audit import AuditUnavailable
-    from ndtms.contract.audit import AuditAction
-    from ndtms.reviewing import RecordsGone, attributors_of, held_episodes, side_by_side, the_two_records
+    from ndtms.pages.review.reading import held_episodes
+    from ndtms.pages.review.rules import RecordsGone, attributors_of, side_by_side, the_two_records
+    from ndtms_contract.audit import AuditAction
 
     platform = settings()
     credential = operations_credential(platform)
@@ -133,8 +135,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_decide(args: argparse.Namespace) -> int:
     from ndtms.audit import AuditUnavailable
     from ndtms.clocks import clock_from
-    from ndtms.contract.candidates import MatchVerdict
-    from ndtms.reviewing import CandidateSuperseded, DecisionDesk, DecisionNotRecorded, DecisionOutcome
+    from ndtms.pages.review.desk import DecisionDesk, DecisionOutcome
+    from ndtms.pages.review.rules import CandidateSuperseded, DecisionNotRecorded
+    from ndtms_contract.candidates import MatchVerdict
 
     platform = settings()
     credential = operations_credential(platform)

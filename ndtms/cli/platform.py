@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, settings
-from ndtms.contract.topics import CATALOGUE, WITH_ATTRIBUTORS, resolve
+from ndtms_contract.topics import CATALOGUE, WITH_ATTRIBUTORS, resolve
 
 if TYPE_CHECKING:
-    from ndtms.contract.settings import PlatformSettings
     from ndtms.localrun.kafka import LocalCluster
     from ndtms.localrun.postgres import LocalPostgres
     from ndtms.localrun.registry import LocalRegistry
+    from ndtms_contract.settings import PlatformSettings
 
 
 def started(
@@ -106,14 +106,14 @@ def retention_line(platform: PlatformSettings) -> str:
 
 
 def warn_if_development_key(platform: PlatformSettings) -> None:
-    from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING
+    from ndtms_contract.settings import DEVELOPMENT_KEY_WARNING
 
     if platform.uses_development_key:
         print(f"WARNING: {DEVELOPMENT_KEY_WARNING}", file=sys.stderr)
 
 
 def register_schemas(platform: PlatformSettings) -> None:
-    from ndtms.contract.transcoding import registry_client, transcoder_for
+    from ndtms_contract.transcoding import registry_client, transcoder_for
 
     registry = registry_client(platform.registry_url)
     for spec in CATALOGUE:
@@ -168,7 +168,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def rehearsal(platform: PlatformSettings, brokers: int | None, instances: int | None) -> tuple[int, int]:
     """Record the shape `ndtms up` was asked for in the state folder (later commands read it);
     a cluster's size cannot change under its data, so a different --brokers is refused."""
-    from ndtms.contract.settings import LOCAL_CLUSTER_FILE
+    from ndtms_contract.settings import LOCAL_CLUSTER_FILE
 
     if brokers and not platform.uses_local_kafka:
         raise CommandFailed(
@@ -213,7 +213,7 @@ def cmd_down(_args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ndtms.cli.publishing import publish_file
     from ndtms.cli.reading import tail
-    from ndtms.synthetic import demo_feed
+    from ndtms.feeds.synthetic import demo_feed
 
     platform = settings()
     bring_up(platform, warn=False)

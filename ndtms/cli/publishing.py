@@ -14,8 +14,8 @@ from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
 
 if TYPE_CHECKING:
-    from ndtms.contract.episodes import EpisodeUpdate
-    from ndtms.contract.settings import PlatformSettings
+    from ndtms_contract.episodes import EpisodeUpdate
+    from ndtms_contract.settings import PlatformSettings
 
 
 def problem_line(where: str, problem: dict[str, str]) -> str:
@@ -30,11 +30,11 @@ def publish_file(platform: PlatformSettings, path: Path) -> dict[str, Any]:
     """Shape-check every line, publish the good ones, and summarise."""
     from confluent_kafka import Producer
 
-    from ndtms.contract.episodes import EpisodeUpdate
-    from ndtms.contract.topics import RAW
-    from ndtms.contract.transcoding import AvroTranscoder, registry_client
-    from services.ingest.parsing import parse_jsonl, reject_duplicates
-    from services.ingest.publishing import RawTopicWriter
+    from ndtms_client.raw_topic import RawTopicWriter
+    from ndtms_contract.episodes import EpisodeUpdate
+    from ndtms_contract.parsing import parse_jsonl, reject_duplicates
+    from ndtms_contract.topics import RAW
+    from ndtms_contract.transcoding import AvroTranscoder, registry_client
 
     if not path.exists():
         raise CommandFailed(f"{path}: no such file")
@@ -79,15 +79,15 @@ def publish_csv(platform: PlatformSettings, path: Path, provider: str, show_prog
     from confluent_kafka import Producer
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-    from ndtms.contract.episodes import EpisodeUpdate
-    from ndtms.contract.topics import RAW
-    from ndtms.contract.transcoding import AvroTranscoder, registry_client
     from ndtms.erasing import ErasureLedger
+    from ndtms_client.raw_topic import RawTopicWriter
+    from ndtms_contract.episodes import EpisodeUpdate
+    from ndtms_contract.topics import RAW
+    from ndtms_contract.transcoding import AvroTranscoder, registry_client
     from services.ingest.extract_runs import publish_extract
     from services.ingest.extracts import BadExtract
     from services.ingest.ledger import ExtractLedger
     from services.ingest.objections import extract_objector
-    from services.ingest.publishing import RawTopicWriter
     from services.ingest.settings import IngestSettings
 
     if not path.exists():

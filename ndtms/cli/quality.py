@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ndtms.cli.catalogue import command
 from ndtms.cli.command import settings
-from ndtms.contract.topics import ERRORS
+from ndtms_contract.topics import ERRORS
 
 if TYPE_CHECKING:
     from services.validator.quality import ProviderSummary
@@ -18,7 +18,7 @@ SHOWN_PER_RULE = 10  # findings listed under each rule; --all lists every one
 
 
 def cmd_rules(_args: argparse.Namespace) -> int:
-    from services.validator.catalogue_doc import render
+    from ndtms.pages.rules_document import render
 
     print(render(), end="")
     return 0
@@ -26,8 +26,8 @@ def cmd_rules(_args: argparse.Namespace) -> int:
 
 def cmd_dq(args: argparse.Namespace) -> int:
     from ndtms.cli.reading import records_to_end
-    from ndtms.contract.findings import ValidationReport
-    from ndtms.contract.transcoding import AvroTranscoder, registry_client
+    from ndtms_contract.findings import ValidationReport
+    from ndtms_contract.transcoding import AvroTranscoder, registry_client
     from services.validator.quality import open_findings, surviving
 
     platform = settings()
@@ -63,7 +63,7 @@ def closing_line(rules: set[str]) -> str:
 
 
 def print_provider(summary: ProviderSummary, shown: int | None) -> None:
-    from services.validator.catalogue_doc import descriptions
+    from ndtms.pages.rules_document import descriptions
 
     explained = descriptions()
     print(f"{summary.provider_id}: {summary.errors} error(s), {summary.warnings} warning(s) open")

@@ -14,7 +14,7 @@ from ndtms.cli.command import settings
 from ndtms.cli.dates import day
 from ndtms.cli.journeys import journey_api
 from ndtms.cli.tables import WIDTH, render
-from ndtms.contract.periods import Quarter
+from ndtms_contract.periods import Quarter
 
 # Headed by the JSON's names, so a figure read on screen is found in --json by the same name.
 FIGURES = (

@@ -10,7 +10,7 @@ from typing import Any
 
 from ndtms.cli.catalogue import command
 from ndtms.cli.command import CommandFailed, settings
-from ndtms.contract.topics import CATALOGUE, TopicSpec, resolve
+from ndtms_contract.topics import CATALOGUE, TopicSpec, resolve
 
 
 def cmd_tail(args: argparse.Namespace) -> int:

@@ -26,8 +26,8 @@ from enum import StrEnum
 from typing import TypeVar
 
 from ndtms.continuity.window import closes_on
-from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
-from ndtms.contract.periods import Period, year_to
+from ndtms_contract.links import LinkStatus, MatchedOn, TransferLink
+from ndtms_contract.periods import Period, year_to
 
 NATIONAL = "England"
 UNKNOWN_LA = "unknown"

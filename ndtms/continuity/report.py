@@ -26,7 +26,7 @@ from datetime import date
 
 from ndtms.continuity.areas import area_of
 from ndtms.continuity.indicator import NATIONAL, Counts, Release, count, tally
-from ndtms.contract.periods import Period, Quarter, quarters_to, year_to
+from ndtms_contract.periods import Period, Quarter, quarters_to, year_to
 
 TREND_QUARTERS = 12
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.localrun.artifacts import fetch_kafka
 from ndtms.localrun.processes import ManagedProcess
+from ndtms_contract.settings import PlatformSettings
 
 LOG4J2 = """\
 rootLogger.level = WARN

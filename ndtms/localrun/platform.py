@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.localrun.kafka import LocalCluster
 from ndtms.localrun.registry import LocalRegistry
 from ndtms.localrun.topics import ensure_topics
+from ndtms_contract.settings import PlatformSettings
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import create_engine, make_url, text
 
-from ndtms.contract.settings import local_database_url
+from ndtms_contract.settings import local_database_url
 
 DATABASE = "ndtms"
 USER = "ndtms"

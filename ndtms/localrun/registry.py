@@ -7,9 +7,9 @@ import time
 
 import httpx
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.localrun.artifacts import fetch_registry
 from ndtms.localrun.processes import ManagedProcess
+from ndtms_contract.settings import PlatformSettings
 
 
 class RegistryUnavailable(RuntimeError):

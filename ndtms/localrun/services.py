@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from ndtms.contract.settings import PlatformSettings, local_database_url
-from ndtms.contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
 from ndtms.localrun.processes import ManagedProcess
+from ndtms_contract.settings import PlatformSettings, local_database_url
+from ndtms_contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

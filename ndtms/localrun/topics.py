@@ -16,9 +16,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from ndtms.contract.settings import ClientConfig
-from ndtms.contract.topic_layout import Replication, Shape, layout, replication_for
-from ndtms.contract.topics import (
+from ndtms_contract.settings import ClientConfig
+from ndtms_contract.topic_layout import Replication, Shape, layout, replication_for
+from ndtms_contract.topics import (
     CATALOGUE,
     DEFAULT_RAW_RETENTION_DAYS,
     INTERNAL,
@@ -64,7 +64,7 @@ def prepare_topics(
     min_insync: int | None = None,
     partitions: int | None = None,
 ) -> TopicReport:
-    """Create any missing topic as `ndtms.contract.topic_layout` says, and report what differs.
+    """Create any missing topic as `ndtms_contract.topic_layout` says, and report what differs.
 
     Topics that already exist keep their configuration, except the retention of the topics with
     attributors, which is set to `raw_retention_days` wherever it differs. When existing topics

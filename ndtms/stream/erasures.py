@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from ndtms.contract.audit import AuditAction, AuditEvent
-from ndtms.contract.erasures import ErasureReceipt, ErasureRecorded
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import ERASURES
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
+from ndtms_contract.audit import AuditAction, AuditEvent
+from ndtms_contract.erasures import ErasureReceipt, ErasureRecorded
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import ERASURES
+from ndtms_contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 
 log = logging.getLogger(__name__)
 

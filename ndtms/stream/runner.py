@@ -10,278 +10,37 @@ Modelled on Quix Streams' checkpoints (measured faster here: see the README). Zo
 twice over: the transactional id is stable per instance (a restarted instance aborts what its
 predecessor left open), and the offsets carry the consumer group generation (KIP-447), so an
 instance that lost its partitions cannot commit for them.
+
+The processor API a stage's rule touches is `processor`; the transaction calls' failures are
+`transactions`, a store's restore `replay`. Longer than most modules (about 480 lines): what
+is left here is one state machine, the `StageRunner` (consumer, producer, stores, held
+partitions, erasure sweeps), kept whole because its parts share its fields and its order of
+events.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from pydantic import BaseModel
 
-from ndtms.clocks import Clock
-from ndtms.contract.audit import AuditEvent
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import AUDIT, DLQ
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
-from ndtms.metrics import DEAD_LETTERS, PRODUCED, labelled
-from ndtms.offsets import end_offset
 from ndtms.stream.erasures import MARK_KEY, ErasureMark, LedgerEntry, LedgerFollower
-from ndtms.stream.state import ChangelogBehind, Replayed, Store, StoreSpec
+from ndtms.stream.processor import NotHere, Processor, Transaction
+from ndtms.stream.replay import replayer
+from ndtms.stream.state import Store, StoreSpec
+from ndtms.stream.transactions import MEMBERSHIP_LOST, TransactionHung, offsets_sent, retrying, within
+from ndtms_contract.audit import AuditEvent
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import AUDIT
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 
 log = logging.getLogger(__name__)
-M = TypeVar("M", bound=BaseModel)
-Headers = list[tuple[str, str | bytes | None]]
-
-
-class NotHere(Exception):
-    """A processor cannot handle this record in this instance now: the state it needs is held by
-    another member of the group (their assignments disagree for a moment, as in a rolling
-    upgrade). Not a bad record, so never dead-lettered: its partition is held at it (its offset is
-    what is committed for that partition, so whoever holds the partition next starts there) and
-    tried again after `HOLD_SECONDS`."""
-
 
 HOLD_SECONDS = 5.0
-
-
-class Processor(Protocol):
-    """A stage's rule around its pure domain: what to do with one record, and with the clock."""
-
-    service: str
-    topics: tuple[str, ...]
-    stores: tuple[StoreSpec[Any], ...]
-    punctuate_seconds: float
-    clock: Clock
-
-    def process(self, message: Message, out: Transaction) -> None: ...
-
-    def erase(self, client_key: str, topic: str, partition: int, out: Transaction) -> dict[str, int]:
-        """Remove everything the state of one input partition holds of an erased person, with its
-        tombstones; what was removed, counted by topic or store."""
-        ...
-
-    def after_batch(self, out: Transaction) -> None:
-        """Called after each batch of records (with or without records): work done once per batch."""
-
-    def assigned(self, stores: dict[str, Store[Any]], partitions: dict[str, list[int]]) -> None:
-        """Partitions arrived (state restored) or left; rebuild anything derived from the stores."""
-
-    def punctuate(self, out: Transaction) -> None:
-        """Called between batches every `punctuate_seconds`, with or without input."""
-
-
-class Transaction:
-    """What a processor may do while handling records: read and write state, produce."""
-
-    def __init__(self, runner: StageRunner):
-        self._runner = runner
-        self.stores = runner.stores
-
-    def produce(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None
-    ) -> None:
-        self._runner.begin()
-        produce = self._runner.producer.produce
-        while True:
-            try:
-                produce(topic, value, key, headers=headers)
-                break
-            except BufferError:
-                self._runner.producer.poll(0.05)
-        labelled(PRODUCED, self._runner.processor.service, topic).inc()
-
-    @property
-    def erased(self) -> Container[str]:
-        """The client keys on the erasure ledger: nothing of theirs may be kept or passed on."""
-        return self._runner.ledger.erased
-
-    def decoded(self, message: Message, codec: AvroTranscoder[M]) -> M | None:
-        """The record's value, or None once it has been dead-lettered as undecodable."""
-        try:
-            return codec.decode(message.value())
-        except UndecodableRecord as exc:
-            self.dead_letter(message, str(exc))
-            return None
-
-    def dead_letter(self, message: Message, reason: str) -> None:
-        log.warning(
-            "dead-lettered: %s",
-            reason.split("\n", maxsplit=1)[0][:300],
-            extra={"topic": message.topic(), "partition": message.partition(), "offset": message.offset()},
-        )
-        labelled(DEAD_LETTERS, self._runner.processor.service).inc()
-        headers = dead_letter_headers(self._runner.processor.service, reason, message)
-        self.produce(DLQ.name, message.key(), message.value(), headers)
-
-
-def dead_letter_headers(service: str, reason: str, message: Message) -> Headers:
-    return [
-        ("ndtms.dlq.reason", reason.encode("utf-8")[:2000]),
-        ("ndtms.dlq.service", service.encode()),
-        ("ndtms.dlq.source", f"{message.topic()}/{message.partition()}/{message.offset()}".encode()),
-    ]
-
-
-# A broker away or a coordinator still loading after a restart: librdkafka does not flag these
-# local errors retriable, but asking again is exactly right. A stage died of `_TIMED_OUT` from
-# `committed()` while the group coordinator came back after a broker restart (a CI run saw it).
-TRANSIENT = frozenset(
-    {
-        KafkaError._TIMED_OUT,
-        KafkaError._TRANSPORT,
-        KafkaError._ALL_BROKERS_DOWN,
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
-        KafkaError.NOT_COORDINATOR,
-    }
-)
-
-
-def retrying(call: Callable[[], None], attempts: int = 20) -> None:
-    """Repeat a call to the cluster while trying again may help (the broker or coordinator is away)."""
-    for attempt in range(attempts):
-        try:
-            call()
-            return
-        except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            # A transaction that must be aborted (its records timed out while a partition had
-            # no leader, say) fails the same way however often it is committed: the caller aborts.
-            hopeless = error.fatal() or error.txn_requires_abort()
-            if hopeless or not (error.retriable() or error.code() in TRANSIENT) or attempt == attempts - 1:
-                raise
-            log.warning("transaction call failed, retrying: %s", error)
-            time.sleep(min(0.5 * 2**attempt, 5))
-
-
-# Offsets refused because this member is no longer the group's (another took its instance id,
-# or a rebalance moved on without it): the consumer must join again, not seek.
-MEMBERSHIP_LOST = frozenset(
-    {KafkaError.FENCED_INSTANCE_ID, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION}
-)
-
-
-class TransactionHung(RuntimeError):
-    """A transactional call outlived its deadline (librdkafka can ignore its own timeout)."""
-
-
-def within(seconds: float, call: Callable[[], None]) -> None:
-    """Run a blocking client call, giving up on it after `seconds`.
-
-    librdkafka's send_offsets_to_transaction can block for ever when the group coordinator
-    goes away (confluentinc/librdkafka#5456, #5511): the call is left to its thread, and the
-    stage replaces its producer, which fences the stuck one.
-    """
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as it is
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, name="transaction-call", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TransactionHung(f"no answer in {seconds:.0f} s")
-    if failure:
-        raise failure[0]
-
-
-def offsets_sent(send: Callable[[Any, Any, float], None], offsets: Any, metadata: Any) -> None:
-    """Add the consumed offsets to the transaction, calling a time-out a hang.
-
-    After a broker restart, a producer can time out on every try (found in CI: the linker's
-    send timed out every 10 s for five minutes, while a replaced producer, as the validator's
-    was, carried on at once). Asking the same producer again does not help; replacing it does,
-    and is as safe as for a hang: the new one fences the old and its transaction is aborted."""
-    try:
-        send(offsets, metadata, 10)
-    except KafkaException as exc:
-        error: KafkaError = exc.args[0]
-        if error.code() == KafkaError._TIMED_OUT:
-            raise TransactionHung(f"no answer in 10 s: {error.str()}") from exc
-        raise
-
-
-# How long a restore waits for the rest of a changelog that it cannot read yet.
-REPLAY_PATIENCE_SECONDS = 120.0
-
-
-class ChangelogUnreadable(RuntimeError):
-    """A changelog could not be read to its end in time: the stage must not go on with part of it."""
-
-
-def _replayer(
-    reader: Consumer,
-    topic: str,
-    partition: int,
-    patience: float = REPLAY_PATIENCE_SECONDS,
-    ends: Consumer | None = None,
-) -> Callable[[int], Iterator[Replayed]]:
-    """The changelog partition's records from an offset to its end (read committed).
-
-    The end is the partition's high watermark, as `ends` (a read-uncommitted client) sees it:
-    a read-committed client's end is the last stable offset, before any transaction still open,
-    and a restore that stopped there lost what was committed after it."""
-
-    def replay(start: int) -> Iterator[Replayed]:
-        end = end_offset(ends or reader, TopicPartition(topic, partition))
-        if end < start:
-            raise ChangelogBehind(f"{topic} [{partition}] ends at {end}, the local copy is at {start}")
-        if end == start:
-            return
-        where = TopicPartition(topic, partition, start)
-        reader.assign([where])
-        deadline = time.monotonic() + patience
-        try:
-            while True:
-                # Short waits: consume() holds on for its whole timeout unless the batch fills, and
-                # a partition that ends in a commit marker (every one written in a transaction)
-                # delivers no record, only the end-of-partition event: 0.2 s waits made a warm
-                # restart cost 0.2 s per such partition.
-                messages = reader.consume(10_000, timeout=0.01)
-                if not messages and time.monotonic() > deadline:
-                    [position] = reader.position([TopicPartition(topic, partition)])
-                    raise ChangelogUnreadable(
-                        f"{topic} [{partition}] could be read only to {position.offset} of {end} "
-                        f"in {patience:.0f} s"
-                    )
-                for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            raise KafkaException(error)
-                        # The end of what can be read now is not always the end: a transaction
-                        # still open (a stage killed mid-transaction, until its timeout) holds
-                        # read-committed readers back, and so does a new leader whose high
-                        # watermark has not caught up. Stopping there lost the rest of the
-                        # state (seen in the rehearsal: a resent revision forwarded again).
-                        [position] = reader.position([TopicPartition(topic, partition)])
-                        if position.offset >= end:
-                            return
-                        if time.monotonic() > deadline:
-                            raise ChangelogUnreadable(
-                                f"{topic} [{partition}] could be read only to {position.offset} of "
-                                f"{end} in {patience:.0f} s"
-                            )
-                        time.sleep(0.05)
-                        continue
-                    offset = message.offset() or 0
-                    yield message.key() or b"", message.value(), offset
-                    if offset + 1 >= end:
-                        return
-        finally:
-            reader.unassign()
-
-    return replay
 
 
 def stage_consumer_config(settings: PlatformSettings, group_id: str, instance: str) -> dict[str, Any]:
@@ -510,7 +269,7 @@ class StageRunner:
             for store in self.stores.values():
                 for tp in partitions:
                     if tp.topic == store.spec.topic:
-                        replay = _replayer(reader, store.spec.changelog, tp.partition, ends=ends)
+                        replay = replayer(reader, store.spec.changelog, tp.partition, ends=ends)
                         replayed = store.open(tp.partition, replay)
                         log.info(
                             "restored %s partition %d: %d changelog records",

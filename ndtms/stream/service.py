@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.metrics import LagSampler
 from ndtms.stream.claim import InstanceClaim, InstanceInUse
 from ndtms.stream.pages import page_handler
-from ndtms.stream.runner import Processor, StageRunner
+from ndtms.stream.processor import Processor
+from ndtms.stream.runner import StageRunner
+from ndtms_contract.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 

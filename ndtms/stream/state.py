@@ -28,7 +28,7 @@ from rocksdict import Options, Rdict, WriteBatch
 T = TypeVar("T")
 Replayed = tuple[bytes, bytes | None, int]  # key, value (None: deleted), changelog offset
 
-# The state topics keep tombstones for six days (ndtms.contract.topics): half of that is safe.
+# The state topics keep tombstones for six days (ndtms_contract.topics): half of that is safe.
 TRUST_DAYS = 3
 _CHECKPOINT = b"\x00checkpoint"  # no store key starts with a NUL byte
 

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
-from ndtms.contract.explanations import explain
+from ndtms_contract.explanations import explain
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,16 @@ from confluent_kafka import Producer
 from ndtms.access import credential_store
 from ndtms.audit import AuditTrail
 from ndtms.clocks import clock_from
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.topics import RAW
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.erasing import ErasureLedger
 from ndtms.logs import start_service_logging
 from ndtms.stream.claim import one_process_per_file
 from ndtms.web.serving import server_config
+from ndtms_client.raw_topic import RawTopicWriter
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.topics import RAW
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.ingest.http import create_app
 from services.ingest.ledger import ExtractLedger
-from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger("ndtms-ingest")

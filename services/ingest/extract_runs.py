@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from ndtms.audit import AuditUnavailable
-from ndtms.contract.episodes import EpisodeUpdate
 from ndtms.erasing import ErasureNotRecorded
+from ndtms_client.raw_topic import RawTopicWriter
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.parsing import Parsed, Problem
 from services.ingest.extracts import Change, Held, Planned, plan, rows
 from services.ingest.ledger import ExtractLedger
-from services.ingest.parsing import Parsed, Problem
-from services.ingest.publishing import RawTopicWriter
 
 CHUNK = 1000
 MAX_LISTED = 1000

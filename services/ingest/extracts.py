@@ -7,6 +7,10 @@ published before but missing from this extract is reported (never deleted). The 
 decides "unchanged" covers the whole snapshot except `recorded_at`.
 
 Pure: the caller hands in what was published before (`Held`) and gets back the plan.
+
+Longer than most modules (about 380 lines): the NDTMS column layout, reading a row and
+planning revisions are one definition of the extract format; running an extract against the
+ledger and the broker is `extract_runs`.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ndtms.contract.dates import why_not_a_date
-from ndtms.contract.episodes import DISCHARGE_REASON_CODES, EpisodeUpdate
-from services.ingest.parsing import Parsed, Problem, parse_object
+from ndtms_contract.dates import why_not_a_date
+from ndtms_contract.episodes import DISCHARGE_REASON_CODES, EpisodeUpdate
+from ndtms_contract.parsing import Parsed, Problem, parse_object
 
 SEX_CODES = {"1": "male", "2": "female", "3": "other", "9": "not_known"}
 SETTING_CODES = {"C": "community", "S": "secure"}

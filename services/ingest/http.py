@@ -1,4 +1,10 @@
-"""The ingest HTTP API: `POST /v1/episodes`, health and metrics."""
+"""The ingest HTTP API: `POST /v1/episodes`, health and metrics.
+
+Longer than most modules (about 450 lines): one FastAPI app whose endpoints (episodes,
+extracts, objections, credentials' checks) share `create_app`'s locals and its dependency
+annotations, which FastAPI reads at runtime; the shape checks, extracts, ledger and outcomes
+they call are modules of their own.
+"""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' dependency annotations at
 # runtime, and they name a local of create_app.
@@ -16,9 +22,6 @@ from starlette.concurrency import run_in_threadpool
 from ndtms.access import Credential, Credentials
 from ndtms.audit import AuditUnavailable
 from ndtms.clocks import Clock
-from ndtms.contract.episodes import IDENTIFIER_PATTERN, EpisodeUpdate
-from ndtms.contract.erasures import Objection
-from ndtms.contract.topics import RAW
 from ndtms.erasing import ErasureLedger, ErasureNotRecorded
 from ndtms.metrics import PRODUCED
 from ndtms.web.access import UNAUTHORISED, authenticated, record_refusal
@@ -30,13 +33,16 @@ from ndtms.web.problems import (
     problem_responses,
     with_problem_schemas,
 )
+from ndtms_client.raw_topic import RawTopicWriter
+from ndtms_contract.episodes import IDENTIFIER_PATTERN, EpisodeUpdate
+from ndtms_contract.erasures import Objection
+from ndtms_contract.parsing import Parsed, Problem, parse_object, reject_duplicates, whole_batch
+from ndtms_contract.topics import RAW
 from services.ingest.extract_runs import publish_extract
 from services.ingest.extracts import BadExtract, extract_pattern
 from services.ingest.ledger import ExtractLedger
 from services.ingest.objections import extract_objector, record_objection
 from services.ingest.outcomes import ExtractOutcome, ObjectionRecorded, Publication
-from services.ingest.parsing import Parsed, Problem, parse_object, reject_duplicates, whole_batch
-from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
 
 LAST_PUBLISHED = Gauge(

@@ -7,9 +7,9 @@ attributors), the provider code as who asked, and the audit trail the credential
 
 from __future__ import annotations
 
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.erasures import ErasureOrigin, ErasureRecorded, Objection
 from ndtms.erasing import ErasureLedger
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.erasures import ErasureOrigin, ErasureRecorded, Objection
 from services.ingest.extract_runs import Objector
 
 

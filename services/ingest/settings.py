@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ndtms.contract.settings import PlatformSettings
+from ndtms_contract.settings import PlatformSettings
 
 
 class IngestSettings(PlatformSettings):

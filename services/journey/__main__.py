@@ -1,4 +1,8 @@
-"""`python -m services.journey`: run the journey consumer and its HTTP endpoints."""
+"""`python -m services.journey`: run the journey consumer and its HTTP endpoints.
+
+The process's entry point, above the service: it composes the service with the review desk's
+routes and the `/ops` page, which sit on top of every service.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,20 @@ from prometheus_client import REGISTRY
 from ndtms.access import credential_store
 from ndtms.audit import AuditTrail
 from ndtms.clocks import clock_from, system_clock, today_in_england
-from ndtms.contract.topics import VALID
-from ndtms.dashboard import Sampler
 from ndtms.leadership import Leadership
 from ndtms.link_view import LinkView
 from ndtms.logs import start_service_logging
 from ndtms.metrics import LagSampler
-from ndtms.reviewing import CandidateQueue, DecisionDesk, RecordIndex
+from ndtms.pages.dashboard import Sampler, ops_routes
+from ndtms.pages.review.desk import DecisionDesk
+from ndtms.pages.review.http import Review, review_routes
+from ndtms.pages.review.reading import CandidateQueue, RecordIndex
 from ndtms.stream.claim import one_process_per_file
 from ndtms.web.serving import server_config
+from ndtms_contract.topics import VALID
 from services.journey.continuity import ContinuityReports
 from services.journey.http import create_app
 from services.journey.reports import MeasuresGauges
-from services.journey.review import Review
 from services.journey.service import build_processor
 from services.journey.settings import JourneySettings
 
@@ -68,10 +73,10 @@ def main() -> None:
         processor.engine,
         credential_store(settings),
         audit,
-        dashboard.summary,
-        review,
-        lambda: today_in_england(clock),
-        reports,
+        operations=[review_routes(review, audit)],
+        pages=[ops_routes(dashboard.summary)],
+        today=lambda: today_in_england(clock),
+        continuity=reports,
     )
     server = uvicorn.Server(server_config(app, settings.service_host, settings.journey_port, "ndtms-journey"))
     http = threading.Thread(target=server.run, name="journey-http", daemon=True)

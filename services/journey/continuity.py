@@ -4,6 +4,10 @@ The journey service follows `ndtms.links` (every partition, `ndtms.link_view`) a
 the indicator's rule (`ndtms.continuity.report`). Figures leave with NDTMS disclosure control
 unless an operations key asks for exact ones (`exact=true`): aggregates only, nothing about a
 person, so a report is not put on the audit trail.
+
+Longer than most modules (about 350 lines): the report's response models are its published
+OpenAPI contract and sit with the routes that answer in them; the counting is
+`ndtms.continuity.report`.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route's annotations at runtime, and
@@ -25,13 +29,13 @@ from ndtms.access import Credentials
 from ndtms.continuity.areas import area_of
 from ndtms.continuity.indicator import Counts, Release
 from ndtms.continuity.report import Asked, ContinuityReport, NotYetReportable, Releases, continuity_report
-from ndtms.contract.dates import iso_date
-from ndtms.contract.episodes import IDENTIFIER_PATTERN, LOCAL_AUTHORITY_PATTERN
-from ndtms.contract.links import TransferLink
-from ndtms.contract.periods import QUARTER_PATTERN, Quarter
 from ndtms.web.access import API_KEY_HEADER, BEARER, authenticated, operations_only
 from ndtms.web.problems import problem_responses
 from ndtms.web.vendored import with_uplot
+from ndtms_contract.dates import iso_date
+from ndtms_contract.episodes import IDENTIFIER_PATTERN, LOCAL_AUTHORITY_PATTERN
+from ndtms_contract.links import TransferLink
+from ndtms_contract.periods import QUARTER_PATTERN, Quarter
 from services.journey.disclosure import SMALL, controlled
 
 IsoDate = Annotated[date, BeforeValidator(iso_date)]

@@ -1,14 +1,18 @@
-"""The journey service's HTTP face: the query API (operations role), health and metrics."""
+"""The journey service's HTTP face: the query API (operations role), health and metrics.
+
+Routes from above the service (the review desk's, the `/ops` page's) are handed in by the entry
+point that composes the process (`services.journey.__main__`): the service never imports them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, BeforeValidator
 from sqlalchemy.engine import Engine
@@ -16,19 +20,17 @@ from sqlalchemy.orm import Session
 
 from ndtms.access import Credential, Credentials
 from ndtms.audit import Audit, AuditUnavailable
-from ndtms.contract.audit import AuditAction
-from ndtms.contract.dates import iso_date
-from ndtms.contract.episodes import IDENTIFIER_PATTERN
-from ndtms.contract.journeys import ClientJourneys, JourneyStatus
-from ndtms.contract.pseudonyms import CLIENT_KEY_PATTERN
-from ndtms.dashboard import dashboard_page
 from ndtms.web.access import UNAUTHORISED, operations_only
 from ndtms.web.pages import HEALTH_RESPONSES, METRICS_RESPONSES, Health
 from ndtms.web.problems import install_problem_handlers, problem_responses, with_problem_schemas
+from ndtms_contract.audit import AuditAction
+from ndtms_contract.dates import iso_date
+from ndtms_contract.episodes import IDENTIFIER_PATTERN
+from ndtms_contract.journeys import ClientJourneys, JourneyStatus
+from ndtms_contract.pseudonyms import CLIENT_KEY_PATTERN
 from services.journey.continuity import ContinuityReports, continuity_page_route, continuity_routes
 from services.journey.queries import JourneyFilter, list_journeys, person_document, person_of_episode
 from services.journey.reports import measures_routes
-from services.journey.review import Review, review_routes
 
 MAX_PAGE_SIZE = 500
 MAX_PAGE = 1_000_000  # keeps the row offset within a 64-bit integer whatever the page size
@@ -59,11 +61,13 @@ def create_app(
     engine: Engine,
     credentials: Credentials,
     audit: Audit,
-    dashboard: Callable[[], dict[str, Any]] | None = None,
-    review: Review | None = None,
+    operations: Sequence[APIRouter] = (),
+    pages: Sequence[APIRouter] = (),
     today: Callable[[], date] | None = None,
     continuity: ContinuityReports | None = None,
 ) -> FastAPI:
+    """`operations`: more routes for the operations role (behind its key check); `pages`: more
+    routes that check what they need themselves."""
     app = FastAPI(
         title="NDTMS journey service",
         version="1",
@@ -177,8 +181,8 @@ def create_app(
             "next_page": found.next_page,
         }
 
-    if review is not None:
-        queries.include_router(review_routes(review, audit))
+    for router in operations:
+        queries.include_router(router)
     if today is not None:
         queries.include_router(measures_routes(engine, today))
     app.include_router(queries)
@@ -186,8 +190,8 @@ def create_app(
         # Published figures need no key (exact ones do): outside the operations-only router.
         app.include_router(continuity_routes(continuity, credentials), prefix="/v1")
         app.include_router(continuity_page_route())
-    if dashboard is not None:
-        _add_dashboard(app, dashboard)
+    for router in pages:
+        app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -198,15 +202,3 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         )
     return app.openapi_schema
-
-
-def _add_dashboard(app: FastAPI, dashboard: Callable[[], dict[str, Any]]) -> None:
-    """The operations page: aggregates only, no key needed (like /metrics; keep both inside)."""
-
-    @app.get("/ops", response_class=HTMLResponse, tags=["operations"], include_in_schema=False)
-    def page() -> str:
-        return dashboard_page()
-
-    @app.get("/ops/data", tags=["operations"], include_in_schema=False)
-    def data() -> dict[str, Any]:
-        return dashboard()

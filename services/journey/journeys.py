@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ndtms.contract.episodes import DischargeReason, ExitReason, Setting
-from ndtms.contract.journeys import CustodyPeriod, Journey, JourneyEpisode, JourneyStatus
+from ndtms_contract.episodes import DischargeReason, ExitReason, Setting
+from ndtms_contract.journeys import CustodyPeriod, Journey, JourneyEpisode, JourneyStatus
 
 NEW_JOURNEY_GAP = timedelta(days=21)
 

@@ -25,6 +25,9 @@ start* is the earliest structured intervention start among its episodes.
   `early_unplanned_exits`: those discharged fewer than 84 days after their structured start.
 - Breakdowns: the episode's provider and local authority for episode measures; the journey's
   last episode's for journey measures.
+
+Longer than most modules (about 350 lines): the measures are one definition, whose parts
+share the facts they read; counting them in SQL is `measuring`, publishing them `disclosure`.
 """
 
 from __future__ import annotations
@@ -36,9 +39,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from ndtms.contract.episodes import DischargeReason, Setting
-from ndtms.contract.journeys import Journey
-from ndtms.contract.periods import EARLIEST, Period, year_to
+from ndtms_contract.episodes import DischargeReason, Setting
+from ndtms_contract.journeys import Journey
+from ndtms_contract.periods import EARLIEST, Period, year_to
 from services.journey.journeys import EpisodeSpan, journeys_of
 
 WAIT_EXPECTED_DAYS = 21

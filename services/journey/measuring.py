@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, delete, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
-from ndtms.contract.journeys import Journey
-from ndtms.contract.periods import Period
+from ndtms_contract.journeys import Journey
+from ndtms_contract.periods import Period
 from services.journey import store
 from services.journey.bulk import among, chunks, insert_rows
 from services.journey.journeys import EpisodeSpan

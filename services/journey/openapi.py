@@ -1,4 +1,6 @@
-"""`python -m services.journey.openapi`: print the query API document (docs/journey-openapi.json)."""
+"""`python -m services.journey.openapi`: print the query API document (docs/journey-openapi.json).
+
+An entry point, like the service's `__main__`: the document includes the review desk's routes."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import create_engine
 
 from ndtms.access import CredentialStore
+from ndtms.pages.review.http import review_routes
 from services.journey.http import create_app
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "journey-openapi.json"
@@ -23,7 +26,7 @@ def render() -> str:
         create_engine("sqlite://"),
         CredentialStore(Path("unused.json")),
         cast(Any, unused),
-        review=cast(Any, unused),
+        operations=[review_routes(cast(Any, unused), cast(Any, unused))],
         today=date.today,
         continuity=cast(Any, unused),
     )

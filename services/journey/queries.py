@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ndtms.contract.journeys import JourneyStatus
+from ndtms_contract.journeys import JourneyStatus
 from services.journey.store import EpisodeRow, JourneyProviderRow, JourneyRow, PersonRow
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from ndtms.clocks import Clock
-from ndtms.contract.topics import VALID
+from ndtms_contract.topics import VALID
 from services.journey import measuring, store
 from services.journey.service import build_processor
 from services.journey.settings import JourneySettings

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ndtms.contract.episodes import AcceptedEpisode, Setting
-from ndtms.contract.journeys import ClientJourneys
+from ndtms_contract.episodes import AcceptedEpisode, Setting
+from ndtms_contract.journeys import ClientJourneys
 from services.journey.journeys import EpisodeSpan, InterventionSpan, custody_periods_of, journeys_of
 
 SPAN = TypeAdapter(EpisodeSpan)

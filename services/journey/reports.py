@@ -21,9 +21,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ndtms.contract.dates import iso_date
-from ndtms.contract.periods import Period, year_to
 from ndtms.web.problems import problem_responses
+from ndtms_contract.dates import iso_date
+from ndtms_contract.periods import Period, year_to
 from services.journey.disclosure import COUNTS, published_json, row_json
 from services.journey.measures import Breakdown, MeasureRow, PeriodInverted, period_of
 from services.journey.measuring import MeasuresIncomplete, measure_rows

@@ -12,7 +12,12 @@ producer of that partition's own, so the next owner's producer fences a stalled 
 Publication is exactly once: each outbox batch of a partition goes out in one Kafka
 transaction, every record carrying its outbox id and partition in headers; when an instance
 takes a partition, the last ids on the topics (read committed) say which of its rows a crash
-left behind after publishing them, and those are forgotten, not resent.
+left behind after publishing them, and those are forgotten, not resent (`outbox`).
+
+Longer than most modules (about 480 lines): `JourneyProcessor` is one state machine (the
+partitions it owns, its loop, a batch, an erasure, a publishing round), whose parts share the
+owned partitions and the order of events; the rules it applies are `journeys`, `records` and
+`measures`, the statements `store`, the publishing and the fence `outbox`.
 """
 
 from __future__ import annotations
@@ -20,19 +25,16 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections import Counter as Tally
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from functools import partial
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     KafkaError,
-    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -42,33 +44,30 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ndtms.clocks import Clock
-from ndtms.contract.audit import AuditEvent
-from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.journeys import ClientJourneys
-from ndtms.contract.partitioner import partition_of
-from ndtms.contract.topics import AUDIT, DLQ, JOURNEYS, VALID
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.databases import engine_for
-from ndtms.metrics import DEAD_LETTERS, PRODUCED, labelled, observe
+from ndtms.metrics import DEAD_LETTERS, labelled, observe
 from ndtms.offsets import partition_count
 from ndtms.stream.erasures import LedgerEntry, LedgerFollower
-from ndtms.stream.runner import dead_letter_headers, retrying
+from ndtms.stream.processor import dead_letter_headers
 from ndtms.stream.service import instance_name
+from ndtms.stream.transactions import retrying
+from ndtms_contract.audit import AuditEvent
+from ndtms_contract.episodes import AcceptedEpisode
+from ndtms_contract.journeys import ClientJourneys
+from ndtms_contract.partitioner import partition_of
+from ndtms_contract.topics import AUDIT, DLQ, JOURNEYS, VALID
+from ndtms_contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from services.journey import measuring, ownership, store
+from services.journey.outbox import (
+    TRANSACTION_ROWS,
+    Publication,
+    last_published_outbox_ids,
+    publish_rows,
+)
 from services.journey.records import client_journeys, span_from_json, span_of, span_to_json
 from services.journey.settings import JourneySettings
 
 log = logging.getLogger(__name__)
-# librdkafka's logical offset RD_KAFKA_OFFSET_TAIL(n) is this base minus n: the last n records.
-OFFSET_TAIL_BASE = -2000
-OUTBOX_HEADER = "ndtms.journey.outbox_id"
-# Rows of one partition's outbox in one transaction of its publisher (see `FENCE_TAIL`).
-TRANSACTION_ROWS = 1000
-# How far back the fence reads each partition: past two transactions of TRANSACTION_ROWS.
-FENCE_TAIL = 2 * TRANSACTION_ROWS
-# The partition of ndtms.episodes.valid an outbox row belongs to (absent from records older
-# than partition ownership: their ids were one sequence over every partition).
-PARTITION_HEADER = "ndtms.journey.partition"
 
 APPLIED = Counter("ndtms_journey_updates_total", "Accepted episodes consumed, by outcome", ["outcome"])
 ERASED = Counter("ndtms_journey_erasures_total", "People erased from the journey store")
@@ -82,12 +81,6 @@ class Owned:
     epoch: int
     publisher: Producer
     active: bool = True  # False between a revocation and the assignment after it
-
-
-class Publication(Enum):
-    SENT = "sent"
-    RETRY = "retry"  # aborted: the rows wait in the outbox for the next round
-    FENCED = "fenced"  # another instance owns the partition and its publisher now
 
 
 class JourneyProcessor:
@@ -444,7 +437,10 @@ class JourneyProcessor:
         chosen = [
             (p, owned, rows) for p, rows in sorted(by_partition.items()) if (owned := self.owned.get(p))
         ]
-        running = [self.publishing.submit(self._published, *c) for c in chosen]
+        running = [
+            self.publishing.submit(publish_rows, o.publisher, p, rows, self.store_name)
+            for p, o, rows in chosen
+        ]
         wait(running)  # all back before any error is raised: no publisher is left mid-call
         outcomes = [f.result() for f in running]
         for (p, owned, _), outcome in zip(chosen, outcomes, strict=True):
@@ -462,41 +458,6 @@ class JourneyProcessor:
             store.forget_publications(session, [row.id for p in sorted(held) for row in sent[p]])
         return sum(len(rows) for rows in sent.values()), more
 
-    def _published(self, partition: int, owned: Owned, rows: Sequence[store.Pending]) -> Publication:
-        """These rows in one transaction of the partition's publisher: sent, or why not."""
-        publisher = owned.publisher
-        try:
-            publisher.begin_transaction()
-            for row in rows:
-                topic, key = row.topic or JOURNEYS.name, row.client_key.encode()
-                headers: list[tuple[str, str | bytes | None]] = [
-                    (OUTBOX_HEADER, f"{self.store_name}:{row.id}".encode()),
-                    (PARTITION_HEADER, str(partition).encode()),
-                ]
-                while True:
-                    try:
-                        publisher.produce(topic, key=key, value=row.value, headers=headers)
-                        break
-                    except BufferError:
-                        publisher.poll(0.05)
-            retrying(lambda: publisher.commit_transaction(60))
-        except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if error.fatal():
-                # Fenced: another instance has taken the partition and its publisher.
-                log.warning(
-                    "publisher of partition %d fenced (%s): partition left to its new owner", partition, error
-                )
-                return Publication.FENCED
-            if not error.txn_requires_abort():
-                raise
-            retrying(lambda: publisher.abort_transaction(60))
-            log.warning("%d journey publications not committed (%s); will retry", len(rows), error)
-            return Publication.RETRY
-        for topic, count in Tally(row.topic or JOURNEYS.name for row in rows).items():
-            PRODUCED.labels("journey", topic).inc(count)
-        return Publication.SENT
-
     def _dead_letter(self, message: Message, reason: str) -> None:
         DEAD_LETTERS.labels("journey").inc()
         headers = dead_letter_headers("journey", reason, message)
@@ -505,64 +466,6 @@ class JourneyProcessor:
     def install_signal_handlers(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stopping.set())
-
-
-def last_published_outbox_ids(
-    settings: JourneySettings, topics: Sequence[str], store_name: str, tail: int = FENCE_TAIL
-) -> dict[int | None, int]:
-    """The highest outbox id of this store in the last records of each partition of these
-    topics (read committed), by the partition header (None: records older than it, whose ids
-    ran over every partition).
-
-    A transaction holds at most `TRANSACTION_ROWS` of a partition's outbox, so its newest ids
-    are among the last `tail` offsets of whichever partitions it wrote.
-    """
-    found: dict[int | None, int] = {}
-    reader = Consumer(
-        {
-            **settings.kafka_client_config(),
-            "group.id": f"{settings.journey_group_id}-fence",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            # A tail reaching before the partition's first record (retention deleted the start)
-            # reads from that first record, not from the end: nothing published is missed.
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            # An empty partition's end is known only when a fetch comes back: the broker holds
-            # one that finds nothing for this long (500 ms by default, most of a start's fence).
-            "fetch.wait.max.ms": 10,
-        }
-    )
-    try:
-        # Every partition's tail at once, in one pass: read one by one, with a lookup of each
-        # end first, a start or partition move took seconds once the topics held data (#27).
-        tails = [
-            TopicPartition(topic, partition, OFFSET_TAIL_BASE - tail)
-            for topic in topics
-            for partition in range(partition_count(reader, topic))
-        ]
-        reader.assign(tails)
-        waiting = {(tp.topic, tp.partition) for tp in tails}
-        while waiting:
-            for message in reader.consume(1000, timeout=0.2):
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        waiting.discard((message.topic(), message.partition()))
-                    continue
-                headers = dict(message.headers() or [])
-                value = headers.get(OUTBOX_HEADER)
-                if not isinstance(value, bytes):
-                    continue
-                name, _, row_id = value.decode().partition(":")
-                if name != store_name:
-                    continue
-                marked = headers.get(PARTITION_HEADER)
-                key = int(marked.decode()) if isinstance(marked, bytes) else None
-                found[key] = max(found.get(key, 0), int(row_id))
-    finally:
-        reader.close()
-    return found
 
 
 def build_processor(settings: JourneySettings, clock: Clock) -> JourneyProcessor:

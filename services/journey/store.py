@@ -3,6 +3,11 @@
 Offsets live in the same transaction as the state they produced, so a crash neither loses
 nor double-applies an update; journeys to publish wait in the outbox until the broker has
 them, so a crash between commit and publish loses no publication either.
+
+Longer than most modules (about 480 lines): the tables and the statements over them are kept
+together because every statement is written against these tables and Alembic migrates them
+from here; the bulk statements are `bulk`, ownership `ownership`, the measure facts
+`measuring`.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from ndtms.contract.journeys import ClientJourneys
 from ndtms.databases import schema_changes
+from ndtms_contract.journeys import ClientJourneys
 from services.journey.bulk import among, chunks, insert_rows, upsert_rows
 from services.journey.journeys import EpisodeSpan
 

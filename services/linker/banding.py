@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ndtms.contract.candidates import Band
+from ndtms_contract.candidates import Band
 from services.linker.match_model import MatchModel
 from services.linker.scoring import Score
 

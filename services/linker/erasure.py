@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ndtms.rules.cross_episode import PersonEpisodes
 from services.linker.people import Person
-from services.validator.cross_episode import PersonEpisodes
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ndtms.contract.episodes import Setting
+from ndtms_contract.episodes import Setting
 from services.linker.matching import EpisodeFacts
 
 RULE = "LNK001"

@@ -9,7 +9,7 @@ from prometheus_client.registry import Collector
 
 from ndtms.clocks import Clock, today_in_england
 from ndtms.continuity.indicator import COLUMNS, Grouping, indicator
-from ndtms.contract.links import TransferLink
+from ndtms_contract.links import TransferLink
 
 MEASURES = ("transfers", "decided", *COLUMNS, "engaged_by_confirmed_match")
 

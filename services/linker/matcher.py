@@ -24,7 +24,10 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import Counter, Gauge
 
 from ndtms.clocks import Clock, today_in_england
-from ndtms.contract.candidates import (
+from ndtms.metrics import labelled
+from ndtms.stream.processor import NotHere, Transaction
+from ndtms.stream.state import Store, StoreSpec
+from ndtms_contract.candidates import (
     MATCH_DECODER,
     MATCH_ENCODER,
     ConfirmedMatch,
@@ -32,12 +35,9 @@ from ndtms.contract.candidates import (
     LinkCandidate,
     MatchDecision,
 )
-from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.topics import CANDIDATES, CONFIRMED, DECISIONS, MATCHING
-from ndtms.contract.transcoding import AvroTranscoder
-from ndtms.metrics import labelled
-from ndtms.stream.runner import NotHere, Transaction
-from ndtms.stream.state import Store, StoreSpec
+from ndtms_contract.episodes import AcceptedEpisode
+from ndtms_contract.topics import CANDIDATES, CONFIRMED, DECISIONS, MATCHING
+from ndtms_contract.transcoding import AvroTranscoder
 from services.linker.comparisons import Attributors
 from services.linker.match_model import default_model
 from services.linker.matching import EpisodeFacts

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from ndtms.continuity.window import closes_on, window_end
-from ndtms.contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
-from ndtms.contract.links import LinkStatus, MatchedOn
+from ndtms_contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
+from ndtms_contract.links import LinkStatus, MatchedOn
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from ndtms.contract.episodes import AcceptedEpisode, Setting
+from ndtms_contract.episodes import AcceptedEpisode, Setting
 from services.linker.exit_dates import LOOKBACK_DAYS, ExitDateDoubt, exit_date_doubts
 from services.linker.matching import (
     EpisodeFacts,

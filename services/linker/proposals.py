@@ -9,6 +9,10 @@ or the community episode itself went).
 A rejected pair is never proposed again for its release; a confirmed one stays confirmed while
 its evidence holds (the linker then counts it, see `matching.outcomes`), and is superseded
 when a correction or withdrawal removes the evidence, which reverts the outcome.
+
+Longer than most modules (about 410 lines): `MatchBook` keeps the queue one change at a time
+and must equal `current` at every step (a property test holds them equal), so the two stay
+side by side; the search is `candidates`, the bands `banding`.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ndtms.continuity.window import WINDOW_DAYS, window_end
-from ndtms.contract.candidates import Band, Decision, DifferenceKind, LinkCandidate
-from ndtms.contract.episodes import Setting
-from ndtms.contract.links import LinkStatus
+from ndtms_contract.candidates import Band, Decision, DifferenceKind, LinkCandidate
+from ndtms_contract.episodes import Setting
+from ndtms_contract.links import LinkStatus
 from services.linker.banding import among, band_of, proposal
 from services.linker.candidates import (
     Candidate,

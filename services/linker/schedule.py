@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ndtms.contract.links import LinkStatus
+from ndtms_contract.links import LinkStatus
 from services.linker.people import Person
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from ndtms.continuity.window import WINDOW_DAYS
-from ndtms.contract.settings import PlatformSettings
+from ndtms_contract.settings import PlatformSettings
 from services.linker.people import Policy
 
 

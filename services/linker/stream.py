@@ -17,16 +17,18 @@ import msgspec
 from confluent_kafka import Message
 from prometheus_client import Counter, Gauge
 
+from ndtms import error_feed
 from ndtms.clocks import Clock, today_in_england
-from ndtms.contract.candidates import CONFIRMED_DECODER
-from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.findings import Finding, Severity, ValidationReport
-from ndtms.contract.links import TransferLink
-from ndtms.contract.topics import CONFIRMED, DECISIONS, ERRORS, LINKS, MATCHING, VALID
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.metrics import labelled, observe
-from ndtms.stream.runner import Transaction
+from ndtms.rules.cross_episode import PersonEpisodes, apply_accepted
+from ndtms.stream.processor import Transaction
 from ndtms.stream.state import Store, StoreSpec
+from ndtms_contract.candidates import CONFIRMED_DECODER
+from ndtms_contract.episodes import AcceptedEpisode
+from ndtms_contract.findings import Finding, Severity, ValidationReport
+from ndtms_contract.links import TransferLink
+from ndtms_contract.topics import CONFIRMED, DECISIONS, ERRORS, LINKS, MATCHING, VALID
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.linker import exit_dates
 from services.linker.erasure import erase_person
 from services.linker.matcher import ProbableMatches
@@ -34,8 +36,6 @@ from services.linker.matching import EpisodeFacts
 from services.linker.people import Changes, ExitDateReport, Person, apply, confirm, tick
 from services.linker.schedule import Schedule
 from services.linker.settings import LinkerSettings
-from services.validator import reports
-from services.validator.cross_episode import PersonEpisodes, apply_accepted
 
 log = logging.getLogger(__name__)
 CHECKED_BY = "linker"
@@ -191,7 +191,7 @@ class Linker:
         state = dates.get(partition, accepted.client_key) or PersonEpisodes()
         new_state, found = apply_accepted(state, accepted, self.clock())
         for report in found:
-            reports.publish(report, self.report_codec, out)
+            error_feed.publish(report, self.report_codec, out)
         if new_state != state:
             dates.put(partition, accepted.client_key, new_state)
 
@@ -233,5 +233,5 @@ class Linker:
             out.produce(LINKS.name, transfer_id.encode(), None)
         for item in changes.reports:
             labelled(DOUBTS, "raised" if item.doubt else "cleared").inc()
-            reports.publish(validation_report(item, self.clock), self.report_codec, out)
+            error_feed.publish(validation_report(item, self.clock), self.report_codec, out)
         RETIRED.inc(len(changes.retired))

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate, Setting
-from ndtms.contract.findings import Finding, Severity, ValidationReport
-from ndtms.contract.pseudonyms import client_key
-from services.validator.rules import PreviousRevision, RuleInput, evaluate
+from ndtms.rules.catalogue import evaluate
+from ndtms.rules.rule import PreviousRevision, RuleInput
+from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate, Setting
+from ndtms_contract.findings import Finding, Severity, ValidationReport
+from ndtms_contract.pseudonyms import client_key
 
 
 class Verdict(StrEnum):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ndtms.contract.episodes import AcceptedEpisode
+from ndtms_contract.episodes import AcceptedEpisode
 from services.validator.acceptance import EpisodeHead
 
 

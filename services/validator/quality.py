@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ndtms.contract.findings import Severity, ValidationReport
+from ndtms_contract.findings import Severity, ValidationReport
 
 
 @dataclass(frozen=True)

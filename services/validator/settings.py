@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ndtms.contract.settings import PlatformSettings
+from ndtms_contract.settings import PlatformSettings
 
 
 class ValidatorSettings(PlatformSettings):

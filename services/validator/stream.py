@@ -14,16 +14,16 @@ from typing import Any
 from confluent_kafka import Message
 from prometheus_client import Counter
 
+from ndtms import error_feed
 from ndtms.clocks import Clock
-from ndtms.contract.candidates import MATCH_ENCODER, MatchEpisode
-from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate
-from ndtms.contract.findings import ValidationReport
-from ndtms.contract.topics import ERRORS, MATCHING, RAW, VALID
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.metrics import labelled, observe
-from ndtms.stream.runner import Transaction
+from ndtms.stream.processor import Transaction
 from ndtms.stream.state import Store, StoreSpec
-from services.validator import reports
+from ndtms_contract.candidates import MATCH_ENCODER, MatchEpisode
+from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate
+from ndtms_contract.findings import ValidationReport
+from ndtms_contract.topics import ERRORS, MATCHING, RAW, VALID
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.validator.acceptance import EpisodeHead, Verdict, decide
 from services.validator.erasure import erase_heads
 from services.validator.settings import ValidatorSettings
@@ -104,7 +104,7 @@ class Validator:
             out.produce(VALID.name, accepted.client_key.encode(), self.valid_codec.encode(accepted))
             self._for_matching(update, accepted, out)
         if decision.report is not None:
-            reports.publish(decision.report, self.report_codec, out)
+            error_feed.publish(decision.report, self.report_codec, out)
         if decision.verdict in (Verdict.ACCEPTED, Verdict.REJECTED) and decision.head != head:
             heads.put(partition, key, decision.head)
         if decision.verdict is Verdict.REJECTED and decision.report is not None:

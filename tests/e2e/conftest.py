@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from ndtms.clocks import set_clock_file, system_clock
-from ndtms.contract.settings import PlatformSettings
+from ndtms_contract.settings import PlatformSettings
 from tests.e2e.pipeline import Ndtms
 
 

@@ -28,16 +28,16 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ndtms.cli.platform_status import collect, end_offsets
 from ndtms.clocks import clock_from, set_clock_file, today_in_england
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import VALID, TopicSpec, resolve
 from ndtms.databases import engine_for
+from ndtms.feeds.scenarios import final_accepted
+from ndtms.feeds.synthetic import Person
 from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of, service_environment
-from ndtms.scenarios import final_accepted
-from ndtms.status import collect, end_offsets
-from ndtms.synthetic import Person
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.pseudonyms import client_key
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import VALID, TopicSpec, resolve
 from services.journey import store
 from services.linker.exit_dates import exit_date_doubts
 from services.linker.matching import outcomes

@@ -24,15 +24,15 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 from sqlalchemy.orm import Session
 
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.periods import year_to
-from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE, INTERNAL
 from ndtms.databases import engine_for
+from ndtms.feeds.scenarios import continuity_feed, final_accepted
 from ndtms.localrun.postgres import LocalPostgres
 from ndtms.localrun.processes import ManagedProcess
-from ndtms.scenarios import continuity_feed, final_accepted
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.periods import year_to
+from ndtms_contract.pseudonyms import client_key
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import CATALOGUE, INTERNAL
 from services.journey.measures import Breakdown, MeasureRow
 from services.journey.measuring import measure_rows
 from services.journey.settings import JourneySettings

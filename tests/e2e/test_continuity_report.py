@@ -19,8 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ndtms.contract.periods import Quarter
-from ndtms.synthetic import community_episode, prison_release
+from ndtms.feeds.synthetic import community_episode, prison_release
+from ndtms_contract.periods import Quarter
 from tests.e2e.pipeline import Ndtms, current_by_key, on_day, records_to_end, someone, write_jsonl
 
 pytestmark = pytest.mark.broker

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from ndtms.contract.pseudonyms import client_key
 from ndtms.erasing import await_receipts
-from ndtms.synthetic import Person, community_episode, prison_release
+from ndtms.feeds.synthetic import Person, community_episode, prison_release
+from ndtms_contract.pseudonyms import client_key
 from services.journey.settings import JourneySettings
 from tests.e2e.pipeline import (
     Ndtms,

@@ -19,7 +19,7 @@ import pytest
 
 from ndtms.cli.indicator import TABLE
 from ndtms.continuity.indicator import COLUMNS
-from ndtms.synthetic import community_episode
+from ndtms.feeds.synthetic import community_episode
 from tests.e2e.pipeline import NDTMS, Ndtms, someone, wait_for, write_jsonl
 from tests.unit.test_extracts import HEADER
 

@@ -13,7 +13,11 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from ndtms.cli.reading import tail
-from ndtms.contract.topics import (
+from ndtms.feeds.scenarios import continuity_feed
+from ndtms.feeds.synthetic import community_episode
+from ndtms.localrun.services import SERVICES
+from ndtms.localrun.topics import topic_config
+from ndtms_contract.topics import (
     ATTRIBUTOR_STATE,
     CATALOGUE,
     DAY_MS,
@@ -23,10 +27,6 @@ from ndtms.contract.topics import (
     VALID,
     WITH_ATTRIBUTORS,
 )
-from ndtms.localrun.services import SERVICES
-from ndtms.localrun.topics import topic_config
-from ndtms.scenarios import continuity_feed
-from ndtms.synthetic import community_episode
 from tests.e2e.pipeline import Ndtms, raw_records, settle, someone, write_jsonl
 
 pytestmark = pytest.mark.broker

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
-from ndtms.contract.topics import RAW
+from ndtms.feeds.scenarios import continuity_feed
+from ndtms.feeds.synthetic import community_episode, prison_release
 from ndtms.localrun.services import SERVICES, process_of
-from ndtms.scenarios import continuity_feed
 from ndtms.stream.service import instance_name
-from ndtms.synthetic import community_episode, prison_release
+from ndtms_contract.topics import RAW
 from tests.e2e.pipeline import (
     Ndtms,
     assert_each_revision_forwarded_once,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from ndtms.contract.topics import RAW
-from ndtms.synthetic import community_episode, prison_release
+from ndtms.feeds.synthetic import community_episode, prison_release
+from ndtms_contract.topics import RAW
 from tests.e2e.pipeline import Ndtms, records_of, someone, wait_for, write_jsonl
 
 pytestmark = pytest.mark.broker

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE, DLQ, INTERNAL, LINKS, RAW, VALID
-from ndtms.contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from ndtms.localrun.topics import ensure_topics, prepare_topics, topic_config
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import CATALOGUE, DLQ, INTERNAL, LINKS, RAW, VALID
+from ndtms_contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client
 from tests.builders import secure, update
 
 pytestmark = pytest.mark.broker
@@ -24,7 +24,7 @@ def test_topics_exist_with_their_partitions_and_configs(platform: PlatformSettin
     [future] = admin.describe_configs([ConfigResource("topic", LINKS.name)]).values()
     assert future.result()["cleanup.policy"].value == "compact"
     # One broker: one copy of each topic and one in-sync replica required (the settings' default
-    # for a cluster of fewer than three brokers; ndtms.contract.topic_layout).
+    # for a cluster of fewer than three brokers; ndtms_contract.topic_layout).
     for spec in (*CATALOGUE, *INTERNAL):
         assert {len(p.replicas) for p in metadata.topics[spec.name].partitions.values()} == {1}
         assert topic_config(admin, spec.name)["min.insync.replicas"] == "1"

@@ -14,10 +14,10 @@ import yaml
 from confluent_kafka import Producer
 
 from examples.consume_links import consume
-from ndtms.contract.links import LinkStatus, TransferLink
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import CATALOGUE, LINKS
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms_contract.links import LinkStatus, TransferLink
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import CATALOGUE, LINKS
+from ndtms_contract.transcoding import SCHEMAS_DIR, AvroTranscoder, registry_client
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,8 +41,8 @@ def test_asyncapi_describes_every_public_topic_with_its_schema_and_compaction() 
         if spec.value_schema is None:
             assert schema_ref is None
         else:
-            assert schema_ref == f"../schemas/{spec.value_schema}"
-            assert (ROOT / "schemas" / spec.value_schema).exists()
+            assert schema_ref == f"../clients/python/src/ndtms_contract/schemas/{spec.value_schema}"
+            assert (SCHEMAS_DIR / spec.value_schema).exists()
         assert ("Compacted" in channel["description"]) is spec.compacted, spec.name
     operations = {op["channel"]["$ref"].rsplit("/", 1)[1] for op in doc["operations"].values()}
     assert operations == set(doc["channels"])

@@ -7,10 +7,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ndtms.contract.episodes import EpisodeUpdate
+from ndtms_client.raw_topic import Delivery
+from ndtms_contract.episodes import EpisodeUpdate
 from services.ingest.extract_runs import publish_extract
 from services.ingest.ledger import ExtractLedger
-from services.ingest.publishing import Delivery
 from tests.unit.test_extracts import HEADER
 
 NOW = datetime(2024, 4, 1, tzinfo=UTC)

@@ -7,10 +7,10 @@ import time
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import RAW
+from ndtms.cli.platform_status import group_position
 from ndtms.metrics import offsets_reader
-from ndtms.status import group_position
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import RAW
 
 pytestmark = pytest.mark.broker
 

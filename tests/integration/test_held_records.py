@@ -12,10 +12,11 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from ndtms.clocks import system_clock
-from ndtms.contract.settings import PlatformSettings
 from ndtms.metrics import offsets_reader
-from ndtms.stream.runner import NotHere, StageRunner, Transaction
+from ndtms.stream.processor import NotHere, Transaction
+from ndtms.stream.runner import StageRunner
 from ndtms.stream.state import Store, StoreSpec
+from ndtms_contract.settings import PlatformSettings
 
 pytestmark = pytest.mark.broker
 

@@ -19,20 +19,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from ndtms import EpisodePublisher, PublishRejected
 from ndtms.access import CredentialStore
 from ndtms.audit import AuditTrail
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.erasures import ErasureRecorded
-from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import ERASURES, RAW
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.cli.platform_status import end_offsets
 from ndtms.erasing import ErasureLedger
-from ndtms.status import end_offsets
+from ndtms_client import EpisodePublisher, PublishRejected
+from ndtms_client.raw_topic import RawTopicWriter
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.erasures import ErasureRecorded
+from ndtms_contract.pseudonyms import client_key
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import ERASURES, RAW
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.ingest.http import create_app
 from services.ingest.ledger import ExtractLedger
-from services.ingest.publishing import RawTopicWriter
 from services.ingest.settings import IngestSettings
 from tests.builders import community
 from tests.unit.test_extracts import HEADER

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.localrun.services import service_environment
+from ndtms_contract.settings import PlatformSettings
 
 
 def ingest(state: Path, port: int, log: Path | None = None) -> subprocess.Popen[str]:

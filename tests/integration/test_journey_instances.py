@@ -10,12 +10,12 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from sqlalchemy.orm import Session
 
-from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.partitioner import partition_of
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import VALID
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
 from ndtms.localrun.postgres import fresh_database
+from ndtms_contract.episodes import AcceptedEpisode
+from ndtms_contract.partitioner import partition_of
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import VALID
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.journey import ownership, store
 from services.journey.service import JourneyProcessor, build_processor
 from services.journey.settings import JourneySettings

@@ -19,16 +19,16 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy.orm import Session
 
-from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.journeys import ClientJourneys
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import JOURNEYS, VALID
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.cli.platform_status import end_offsets
 from ndtms.databases import engine_for
 from ndtms.localrun.postgres import fresh_database
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.localrun.services import PROJECT_ROOT, service_environment
-from ndtms.status import end_offsets
+from ndtms_contract.episodes import AcceptedEpisode
+from ndtms_contract.journeys import ClientJourneys
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import JOURNEYS, VALID
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.journey import ownership, store
 from services.journey.journeys import custody_periods_of, journeys_of
 from services.journey.records import span_of

@@ -12,20 +12,19 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from sqlalchemy.orm import Session
 
-from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.journeys import ClientJourneys
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import AUDIT, JOURNEYS, VALID
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms_contract.episodes import AcceptedEpisode
+from ndtms_contract.journeys import ClientJourneys
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import AUDIT, JOURNEYS, VALID
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from services.journey import store
-from services.journey.service import (
+from services.journey.outbox import (
     OUTBOX_HEADER,
     PARTITION_HEADER,
     TRANSACTION_ROWS,
-    JourneyProcessor,
-    build_processor,
     last_published_outbox_ids,
 )
+from services.journey.service import JourneyProcessor, build_processor
 from services.journey.settings import JourneySettings
 from tests.builders import NOW, accepted, community
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
 from ndtms.audit import AuditUnavailable
-from ndtms.contract.audit import AuditAction, AuditEvent
-from ndtms.contract.episodes import AcceptedEpisode
 from ndtms.databases import engine_for
+from ndtms_contract.audit import AuditAction, AuditEvent
+from ndtms_contract.episodes import AcceptedEpisode
 from services.journey import store
 from services.journey.http import create_app
 from services.journey.records import client_journeys, span_of

@@ -17,10 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
-from ndtms.contract.episodes import Setting
-from ndtms.contract.periods import Period
 from ndtms.databases import engine_for
-from ndtms.synthetic import treatment_histories
+from ndtms.feeds.synthetic import treatment_histories
+from ndtms_contract.episodes import Setting
+from ndtms_contract.periods import Period
 from services.journey import measuring, store
 from services.journey.disclosure import published_json, row_json
 from services.journey.http import create_app

@@ -22,13 +22,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ndtms import EpisodePublisher, EpisodeUpdate
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import VALID
 from ndtms.localrun.kafka import LocalKafka, SecuredListener
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.localrun.services import PROJECT_ROOT, service_environment
 from ndtms.localrun.topics import ensure_topics
+from ndtms_client import EpisodePublisher, EpisodeUpdate
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import VALID
 from tests.builders import community
 
 pytestmark = pytest.mark.broker

@@ -13,12 +13,12 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.settings import PlatformSettings
-from ndtms.contract.topics import RAW
-from ndtms.contract.transcoding import AvroTranscoder, registry_client
+from ndtms.cli.platform_status import end_offsets, group_lag
 from ndtms.localrun.services import service_environment
-from ndtms.status import end_offsets, group_lag
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.settings import PlatformSettings
+from ndtms_contract.topics import RAW
+from ndtms_contract.transcoding import AvroTranscoder, registry_client
 from tests.builders import community
 
 pytestmark = pytest.mark.broker

@@ -10,9 +10,9 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from ndtms.contract.settings import PlatformSettings
-from ndtms.stream.runner import ChangelogUnreadable, _replayer
+from ndtms.stream.replay import ChangelogUnreadable, replayer
 from ndtms.whole_topic import read_whole_topic
+from ndtms_contract.settings import PlatformSettings
 
 pytestmark = pytest.mark.broker
 
@@ -95,7 +95,7 @@ def test_a_changelog_replay_stops_at_the_end_offset_it_was_given(platform: Platf
         {**platform.kafka_client_config(), "group.id": "test-replay", "enable.partition.eof": False}
     )
     try:
-        replayed = list(_replayer(reader, topic, 0)(0))
+        replayed = list(replayer(reader, topic, 0)(0))
     finally:
         reader.close()
     assert [key for key, _, _ in replayed] == [f"k{n}".encode() for n in range(5)]
@@ -132,7 +132,7 @@ def test_a_changelog_replay_waits_for_a_transaction_left_open_and_reads_on_to_th
     decided.start()
     try:
         ends = uncommitted(platform)
-        replayed = [key.decode() for key, _, _ in _replayer(reader, topic, 0, ends=ends)(0)]
+        replayed = [key.decode() for key, _, _ in replayer(reader, topic, 0, ends=ends)(0)]
     finally:
         decided.join()
         reader.close()
@@ -155,7 +155,7 @@ def test_a_changelog_replay_that_cannot_reach_its_end_says_so(platform: Platform
     try:
         ends = uncommitted(platform)
         with pytest.raises(ChangelogUnreadable, match="could be read only to"):
-            list(_replayer(reader, topic, 0, patience=3, ends=ends)(0))
+            list(replayer(reader, topic, 0, patience=3, ends=ends)(0))
     finally:
         stuck.abort_transaction(30)
         reader.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ndtms.contract.episodes import AcceptedEpisode
+from ndtms_contract.episodes import AcceptedEpisode
 from services.validator.acceptance import Decision, EpisodeHead, Verdict, decide
 from tests.builders import NOW, SECRET, community, update
 

@@ -18,7 +18,7 @@ from ndtms.cli.catalogue import COMMANDS
 from ndtms.cli.dates import day
 from ndtms.cli.quality import closing_line
 from ndtms.cli.tables import render
-from services.validator.catalogue_doc import ERASED_SUMMARY
+from ndtms.pages.rules_document import ERASED_SUMMARY
 
 # What a command that does not need them must not pay for at start-up (about 1 s between them).
 HEAVY = ("confluent_kafka", "pydantic_settings", "httpx", "fastapi", "sqlalchemy", "rich", "fastavro")

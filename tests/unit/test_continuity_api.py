@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 from ndtms.access import CredentialStore
 from ndtms.cli.reports import as_csv, as_text
-from ndtms.contract.links import TransferLink
+from ndtms_contract.links import TransferLink
 from services.journey.continuity import ContinuityReportDocument, ContinuityReports
 from services.journey.http import create_app
 from tests.builders import transfer_link as link

@@ -16,8 +16,8 @@ from ndtms.continuity.report import (
     Releases,
     continuity_report,
 )
-from ndtms.contract.links import TransferLink
-from ndtms.contract.periods import Period, Quarter, quarters_to, year_to
+from ndtms_contract.links import TransferLink
+from ndtms_contract.periods import Period, Quarter, quarters_to, year_to
 from tests.builders import transfer_link as link
 
 WESTMINSTER, BIRMINGHAM = "E09000033", "E08000025"

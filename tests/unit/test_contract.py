@@ -11,9 +11,9 @@ import fastavro
 import pytest
 from pydantic import BaseModel
 
-from ndtms.contract.audit import AuditAction, AuditEvent
-from ndtms.contract.candidates import Band, Decision, MatchVerdict
-from ndtms.contract.episodes import (
+from ndtms_contract.audit import AuditAction, AuditEvent
+from ndtms_contract.candidates import Band, Decision, MatchVerdict
+from ndtms_contract.episodes import (
     DischargeReason,
     ExitReason,
     InterventionType,
@@ -21,13 +21,13 @@ from ndtms.contract.episodes import (
     Setting,
     Sex,
 )
-from ndtms.contract.erasures import ErasureOrigin
-from ndtms.contract.findings import Finding, Severity, ValidationReport
-from ndtms.contract.journeys import ClientJourneys, CustodyPeriod, Journey, JourneyEpisode, JourneyStatus
-from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
-from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.topics import CATALOGUE, resolve
-from ndtms.contract.transcoding import MODEL_OF_TOPIC, schema_json
+from ndtms_contract.erasures import ErasureOrigin
+from ndtms_contract.findings import Finding, Severity, ValidationReport
+from ndtms_contract.journeys import ClientJourneys, CustodyPeriod, Journey, JourneyEpisode, JourneyStatus
+from ndtms_contract.links import LinkStatus, MatchedOn, TransferLink
+from ndtms_contract.pseudonyms import client_key
+from ndtms_contract.topics import CATALOGUE, resolve
+from ndtms_contract.transcoding import MODEL_OF_TOPIC, schema_json
 from tests.builders import NOW, accepted, community, secure, update
 
 
@@ -190,7 +190,7 @@ def test_client_key_follows_the_contract() -> None:
 
 
 def test_only_the_attributor_topics_get_the_raw_retention() -> None:
-    from ndtms.contract.topics import CATALOGUE, DAY_MS, WITH_ATTRIBUTORS, configured  # noqa: PLC0415
+    from ndtms_contract.topics import CATALOGUE, DAY_MS, WITH_ATTRIBUTORS, configured  # noqa: PLC0415
 
     for spec in CATALOGUE:
         retention = configured(spec, 3).get("retention.ms")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ndtms.contract.episodes import AcceptedEpisode
-from ndtms.contract.findings import Severity, ValidationReport
-from services.validator.cross_episode import CHECKED_BY, PersonEpisodes, apply_accepted
+from ndtms.rules.cross_episode import CHECKED_BY, PersonEpisodes, apply_accepted
+from ndtms_contract.episodes import AcceptedEpisode
+from ndtms_contract.findings import Severity, ValidationReport
 from tests.builders import NOW, accepted, community, secure
 
 OPEN_COMMUNITY = community(episode_id="CE1")  # triaged 2024-03-06, no discharge

@@ -10,16 +10,16 @@ import pytest
 
 from ndtms.cli.command import CommandFailed
 from ndtms.cli.erasures import parse_attributors
-from ndtms.contract.erasures import CONFIRMING, ErasureOrigin, ErasureReceipt, ErasureRecorded, ErasureTally
-from ndtms.contract.findings import Severity
-from ndtms.contract.pseudonyms import client_key
-from ndtms.contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
+from ndtms.rules.cross_episode import PersonEpisodes, apply_accepted
 from ndtms.stream.erasures import LedgerEntry
 from ndtms.stream.state import Store, StoreSpec
+from ndtms_contract.erasures import CONFIRMING, ErasureOrigin, ErasureReceipt, ErasureRecorded, ErasureTally
+from ndtms_contract.findings import Severity
+from ndtms_contract.pseudonyms import client_key
+from ndtms_contract.topics import CONFIRMED, DECISIONS, MATCHING, RAW, VALID
 from services.linker.erasure import erase_person
 from services.linker.people import Person, Policy, apply
 from services.validator.acceptance import ERASED_RULE, EpisodeHead, Verdict, decide
-from services.validator.cross_episode import PersonEpisodes, apply_accepted
 from services.validator.erasure import erase_heads
 from tests.builders import ALEX, NOW, SECRET, accepted, community, secure, update
 

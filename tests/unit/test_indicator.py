@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from ndtms.continuity.indicator import COLUMNS, Grouping, indicator, period_start
-from ndtms.contract.links import LinkStatus, MatchedOn, TransferLink
+from ndtms_contract.links import LinkStatus, MatchedOn, TransferLink
 from tests.builders import transfer_link
 
 TODAY = date(2025, 6, 30)

@@ -7,8 +7,8 @@ from itertools import permutations
 
 import pytest
 
-from ndtms.contract.episodes import DischargeReason, Setting
-from ndtms.contract.journeys import JourneyStatus
+from ndtms_contract.episodes import DischargeReason, Setting
+from ndtms_contract.journeys import JourneyStatus
 from services.journey.journeys import EpisodeSpan, custody_periods_of, journeys_of
 
 D = date(2024, 1, 10)

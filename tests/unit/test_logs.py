@@ -8,9 +8,9 @@ import logging
 import pytest
 from fastapi import FastAPI
 
-from ndtms.contract.settings import DEVELOPMENT_KEY_WARNING
 from ndtms.logs import JsonFormatter, logging_config, start_service_logging
 from ndtms.web.serving import server_config
+from ndtms_contract.settings import DEVELOPMENT_KEY_WARNING
 
 
 def test_a_line_carries_correlation_fields_and_drops_anything_else() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ndtms.contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
-from ndtms.contract.links import LinkStatus, MatchedOn
+from ndtms_contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
+from ndtms_contract.links import LinkStatus, MatchedOn
 from services.linker.matching import EpisodeFacts, InterventionFacts, Outcome, outcomes
 
 D = date(2024, 3, 1)

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 
 from ndtms.cli.measures import COLUMNS, table
-from ndtms.contract.episodes import DischargeReason, Setting
-from ndtms.contract.periods import Period, year_to
+from ndtms_contract.episodes import DischargeReason, Setting
+from ndtms_contract.periods import Period, year_to
 from services.journey.disclosure import controlled, published_json, row_json
 from services.journey.journeys import EpisodeSpan, InterventionSpan, journeys_of
 from services.journey.measures import (

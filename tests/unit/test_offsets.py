@@ -8,11 +8,11 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import REGISTRY
 
-from ndtms.contract.settings import PlatformSettings
 from ndtms.metrics import LagSampler
 from ndtms.offsets import NoLeader, end_offset
 from ndtms.stream.claim import InstanceClaim, InstanceInUse
-from ndtms.stream.runner import retrying
+from ndtms.stream.transactions import retrying
+from ndtms_contract.settings import PlatformSettings
 
 
 class ElectingCluster:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.ingest.parsing import (
+from ndtms_contract.parsing import (
     Parsed,
     parse_jsonl,
     parse_line,

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from itertools import permutations
 from typing import Any
 
-from ndtms.contract.episodes import InterventionType, Setting
-from ndtms.contract.links import LinkStatus, MatchedOn
+from ndtms_contract.episodes import InterventionType, Setting
+from ndtms_contract.links import LinkStatus, MatchedOn
 from services.linker.matching import EpisodeFacts, InterventionFacts
 from services.linker.people import Changes, Person, Policy, apply, confirm, tick
 from tests.builders import accepted, community, secure

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ndtms.contract.candidates import Band
+from ndtms_contract.candidates import Band
 from services.linker.banding import Proposal, band_of, banded, proposal
 from services.linker.candidates import CommunityFacts, CommunityIndex, ReleaseFacts, candidates_for
 from services.linker.comparisons import (

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ndtms.contract.candidates import Band, Decision, LinkCandidate
-from ndtms.contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
+from ndtms_contract.candidates import Band, Decision, LinkCandidate
+from ndtms_contract.episodes import DischargeReason, ExitReason, InterventionType, Setting
 from services.linker.comparisons import Attributors
 from services.linker.match_model import default_model
 from services.linker.matching import EpisodeFacts, InterventionFacts

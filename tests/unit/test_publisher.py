@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from ndtms import EpisodePublisher, NotAllowed, PublishFailed, PublishRejected
+from ndtms_client import EpisodePublisher, NotAllowed, PublishFailed, PublishRejected
 from tests.builders import community, update
 
 Handler = Callable[[httpx.Request], httpx.Response]

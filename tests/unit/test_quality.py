@@ -6,8 +6,8 @@ from datetime import timedelta
 from itertools import permutations
 from pathlib import Path
 
-from ndtms.contract.findings import Finding, Severity, ValidationReport
-from services.validator.catalogue_doc import render
+from ndtms.pages.rules_document import render
+from ndtms_contract.findings import Finding, Severity, ValidationReport
 from services.validator.quality import open_findings, surviving
 from tests.builders import NOW
 

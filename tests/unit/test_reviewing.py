@@ -6,18 +6,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ndtms.contract.candidates import Band, Decision, DifferenceKind, LinkCandidate, MatchVerdict
-from ndtms.contract.episodes import DischargeReason, ExitReason, Setting
-from ndtms.contract.settings import PlatformSettings
-from ndtms.reviewing import (
+from ndtms.pages.review.desk import DecisionDesk, DecisionOutcome
+from ndtms.pages.review.rules import (
     CandidateSuperseded,
-    DecisionDesk,
     DecisionNotRecorded,
-    DecisionOutcome,
     NoSuchCandidate,
     side_by_side,
     waiting,
 )
+from ndtms_contract.candidates import Band, Decision, DifferenceKind, LinkCandidate, MatchVerdict
+from ndtms_contract.episodes import DischargeReason, ExitReason, Setting
+from ndtms_contract.settings import PlatformSettings
 from services.linker.comparisons import Attributors
 from services.linker.matching import EpisodeFacts
 from services.linker.proposals import HeldEpisode

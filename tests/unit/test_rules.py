@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from ndtms.contract.findings import Severity
+from ndtms.rules.catalogue import CATALOGUE, evaluate
+from ndtms.rules.rule import PreviousRevision, RuleInput
+from ndtms_contract.findings import Severity
 from services.validator.acceptance import attributor_digests
-from services.validator.rules import CATALOGUE, PreviousRevision, RuleInput, evaluate
 from tests.builders import SECRET, community, secure, update
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from ndtms.contract.findings import Finding, Severity
 from ndtms.stream.state import _CHECKPOINT, ChangelogBehind, Replayed, Store, StoreSpec
+from ndtms_contract.findings import Finding, Severity
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from ndtms.cli.status import status_tables
-from ndtms.status_view import Trend, services_view, silent_providers, topic_rates
+from ndtms.cli.status_view import Trend, services_view, silent_providers, topic_rates
 
 
 def reading(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ndtms.contract.topic_layout import Replication, Shape, layout, replication_for
-from ndtms.contract.topics import CATALOGUE, CONFIRMED, INTERNAL, RAW, VALID
+from ndtms_contract.topic_layout import Replication, Shape, layout, replication_for
+from ndtms_contract.topics import CATALOGUE, CONFIRMED, INTERNAL, RAW, VALID
 
 EVERY = (*CATALOGUE, *INTERNAL)
 SINGLE = Replication(1, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from ndtms.stream.runner import TransactionHung, offsets_sent, retrying
+from ndtms.stream.transactions import TransactionHung, offsets_sent, retrying
 
 
 def refusing(code: int) -> object:

@@ -11,12 +11,12 @@ import fastavro
 import pytest
 from pydantic import BaseModel
 
-from ndtms.contract.episodes import AcceptedEpisode, EpisodeUpdate, Sex
-from ndtms.contract.links import LinkStatus, TransferLink
-from ndtms.contract.topics import JOURNEYS, LINKS, VALID, TopicSpec
-from ndtms.contract.transcoding import schema_json
-from ndtms.contract.trusted import constructor
-from ndtms.synthetic import community_episode, person, prison_release
+from ndtms.feeds.synthetic import community_episode, person, prison_release
+from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate, Sex
+from ndtms_contract.links import LinkStatus, TransferLink
+from ndtms_contract.topics import JOURNEYS, LINKS, VALID, TopicSpec
+from ndtms_contract.transcoding import schema_json
+from ndtms_contract.trusted import constructor
 from services.journey.records import client_journeys, span_of
 from services.validator.acceptance import decide
 

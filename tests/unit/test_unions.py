@@ -12,12 +12,12 @@ import fastavro
 import pytest
 from pydantic import BaseModel
 
-from ndtms.contract.episodes import EpisodeUpdate
-from ndtms.contract.findings import Finding, Severity, ValidationReport
-from ndtms.contract.topics import ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
-from ndtms.contract.transcoding import schema_json
-from ndtms.contract.unions import union_hints
-from ndtms.synthetic import community_episode, person, prison_release
+from ndtms.feeds.synthetic import community_episode, person, prison_release
+from ndtms_contract.episodes import EpisodeUpdate
+from ndtms_contract.findings import Finding, Severity, ValidationReport
+from ndtms_contract.topics import ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec
+from ndtms_contract.transcoding import schema_json
+from ndtms_contract.unions import union_hints
 from services.journey.records import client_journeys, span_of
 from services.validator.acceptance import decide
 from tests.unit.test_trusted import _links
