@@ -2,7 +2,7 @@
 
     python -m benchmarks.continuity [--releases N]
 
-A broker and registry of the benchmark's own; N made-up link records (`ndtms.feeds.synthetic.
+A broker and registry of the benchmark's own; N made-up link records (`ndtms_apps.feeds.synthetic.
 transfer_links`: exits over the 3 years to today, 120 prisons, every listed area) published to
 `ndtms.links` as the linker publishes them; the journey service started as `ndtms up` runs it,
 reading them. Timed in the same run, each the median of several:
@@ -29,8 +29,8 @@ from confluent_kafka import Producer
 from benchmarks.running import benchmark_settings, instances_running, parser_for, timed
 from ndtms.access import CredentialStore
 from ndtms.clocks import today_in_england
-from ndtms.feeds.synthetic import transfer_links
 from ndtms.localrun.platform import platform_running
+from ndtms_apps.feeds.synthetic import transfer_links
 from ndtms_contract.links import TransferLink
 from ndtms_contract.periods import Quarter
 from ndtms_contract.topics import LINKS

@@ -6,7 +6,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from ndtms.feeds.synthetic import community_episode, person, prison_release
+from ndtms_apps.feeds.synthetic import community_episode, person, prison_release
 from ndtms_contract.episodes import EpisodeUpdate
 
 

@@ -31,12 +31,12 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from benchmarks import floor_hop
 from benchmarks.pipeline import processes_cpu, publish, write_feed
 from benchmarks.running import benchmark_settings, cpu_seconds, drained_in_order, parser_for
-from ndtms.cli.platform_status import end_offsets
 from ndtms.localrun.kafka import LocalCluster
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.localrun.registry import LocalRegistry
 from ndtms.localrun.services import SERVICES, service_environment, start_all, stop_all
+from ndtms_apps.cli.platform_status import end_offsets
 from ndtms_contract.settings import PlatformSettings
 from ndtms_contract.topics import CANDIDATES, INTERNAL, JOURNEYS, LINKS, MATCHING, RAW, VALID
 from ndtms_contract.transcoding import registry_client, transcoder_for

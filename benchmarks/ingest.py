@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 
 from benchmarks.feeds import updates
 from benchmarks.running import benchmark_settings, parser_for, service_running
-from ndtms.access import credential_store
+from ndtms.credential_stores import credential_store
 from ndtms.localrun.platform import platform_running
 from ndtms_contract.episodes import EpisodeUpdate
 from ndtms_contract.settings import PlatformSettings

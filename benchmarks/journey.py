@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from benchmarks.linker import load_valid
 from benchmarks.running import benchmark_settings, instances_running, parser_for
 from benchmarks.validator import passthrough, per_thousand
-from ndtms.cli.platform_status import end_offsets
 from ndtms.databases import engine_for
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.postgres import fresh_database, postgres_running
+from ndtms_apps.cli.platform_status import end_offsets
 from ndtms_contract.settings import PlatformSettings
 from ndtms_contract.topics import VALID
 from services.journey import store

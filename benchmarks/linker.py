@@ -42,10 +42,10 @@ from benchmarks.running import (
     parser_for,
 )
 from benchmarks.validator import passthrough, per_thousand
-from ndtms.feeds.synthetic import community_episode, person, prison_release
 from ndtms.localrun.platform import platform_running
 from ndtms.localrun.services import Instance, start_all, stop_all
 from ndtms.offsets import end_offset
+from ndtms_apps.feeds.synthetic import community_episode, person, prison_release
 from ndtms_client.raw_topic import RawTopicWriter
 from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms_contract.links import TransferLink

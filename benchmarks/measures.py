@@ -3,7 +3,7 @@
     python -m benchmarks.measures [--people N]
 
 No broker: a journey store (SQLite file, then a fresh database on a PostgreSQL server on port
-27432) is filled with N made-up people's measure facts (`ndtms.feeds.synthetic.treatment_histories`,
+27432) is filled with N made-up people's measure facts (`ndtms_apps.feeds.synthetic.treatment_histories`,
 three years of episodes up to today), then timed in the same run:
   - reference: `SELECT count(*)` over the measure episodes table;
   - the measures (default period, by provider) counted in-process (`measuring.measure_rows`);
@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from benchmarks.running import timed
 from ndtms.databases import engine_for
-from ndtms.feeds.synthetic import treatment_histories
 from ndtms.localrun.postgres import postgres_running
+from ndtms_apps.feeds.synthetic import treatment_histories
 from ndtms_contract.periods import year_to
 from services.journey import measuring, store
 from services.journey.measures import Breakdown

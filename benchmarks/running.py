@@ -14,8 +14,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
-from ndtms.cli.platform_status import end_offsets, group_lag
 from ndtms.localrun.services import SERVICES, Instance, ServiceSpec, health_of
+from ndtms_apps.cli.platform_status import end_offsets, group_lag
 from ndtms_contract.settings import PlatformSettings
 
 BENCHMARK_PSEUDONYM_KEY = "benchmark-key"

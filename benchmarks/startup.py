@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from ndtms.cli.catalogue import COMMANDS
+from ndtms_apps.cli.catalogue import COMMANDS
 
 NDTMS = str(Path(sys.executable).parent / "ndtms")
 STEPS = (("Kafka:", "broker"), ("Schema registry:", "registry"), ("Operator key", "topics and schemas"))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ndtms_contract.settings import PlatformSettings
+    pass
 
 KEY_PREFIX = "ndtms_"
 log = logging.getLogger(__name__)
@@ -181,15 +181,3 @@ class CredentialStore(Credentials):
             credentials[credential_id] = revoked
             self._save(credentials)
         return revoked
-
-
-def credential_store(settings: PlatformSettings) -> Credentials:
-    """The store these settings name: a database table when one is configured (or the rehearsal
-    shares one), else the file."""
-    url = settings.credentials_url or settings.shared_local_database("access")
-    if url:
-        # Imported here: the file store needs no database driver (the CLI stays light).
-        from ndtms.credential_table import CredentialTable  # noqa: PLC0415
-
-        return CredentialTable(url)
-    return CredentialStore(settings.credential_store_path)

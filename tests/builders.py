@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ndtms.feeds.synthetic import Person, community_episode, prison_release
+from ndtms_apps.feeds.synthetic import Person, community_episode, prison_release
 from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate
 from ndtms_contract.links import LinkStatus, MatchedOn, TransferLink
 from services.validator.acceptance import accepted_form

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Container
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer
 from pydantic import BaseModel
 
 from ndtms.clocks import Clock
@@ -17,9 +17,6 @@ from ndtms.metrics import DEAD_LETTERS, PRODUCED, labelled
 from ndtms.stream.state import Store, StoreSpec
 from ndtms_contract.topics import DLQ
 from ndtms_contract.transcoding import AvroTranscoder, UndecodableRecord
-
-if TYPE_CHECKING:
-    from ndtms.stream.runner import StageRunner
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -60,10 +57,23 @@ class Processor(Protocol):
         """Called between batches every `punctuate_seconds`, with or without input."""
 
 
+class Machinery(Protocol):
+    """What a transaction needs of the runner that opens it (`StageRunner`)."""
+
+    processor: Processor
+    producer: Producer
+    stores: dict[str, Store[Any]]
+
+    @property
+    def erased(self) -> Container[str]: ...
+
+    def begin(self) -> None: ...
+
+
 class Transaction:
     """What a processor may do while handling records: read and write state, produce."""
 
-    def __init__(self, runner: StageRunner):
+    def __init__(self, runner: Machinery):
         self._runner = runner
         self.stores = runner.stores
 
@@ -83,7 +93,7 @@ class Transaction:
     @property
     def erased(self) -> Container[str]:
         """The client keys on the erasure ledger: nothing of theirs may be kept or passed on."""
-        return self._runner.ledger.erased
+        return self._runner.erased
 
     def decoded(self, message: Message, codec: AvroTranscoder[M]) -> M | None:
         """The record's value, or None once it has been dead-lettered as undecodable."""

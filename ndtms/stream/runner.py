@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,11 @@ class StageRunner:
         self.membership_lost: KafkaError | None = None
 
     # --- transactions ---------------------------------------------------------------------
+    @property
+    def erased(self) -> Container[str]:
+        """The client keys on the erasure ledger (what a `Transaction` tells its processor)."""
+        return self.ledger.erased
+
     def begin(self) -> None:
         if not self.in_transaction:
             self.producer.begin_transaction()

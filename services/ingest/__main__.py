@@ -7,9 +7,9 @@ import logging
 import uvicorn
 from confluent_kafka import Producer
 
-from ndtms.access import credential_store
 from ndtms.audit import AuditTrail
 from ndtms.clocks import clock_from
+from ndtms.credential_stores import credential_store
 from ndtms.erasing import ErasureLedger
 from ndtms.logs import start_service_logging
 from ndtms.stream.claim import one_process_per_file

@@ -11,19 +11,19 @@ import threading
 import uvicorn
 from prometheus_client import REGISTRY
 
-from ndtms.access import credential_store
 from ndtms.audit import AuditTrail
 from ndtms.clocks import clock_from, system_clock, today_in_england
+from ndtms.credential_stores import credential_store
 from ndtms.leadership import Leadership
 from ndtms.link_view import LinkView
 from ndtms.logs import start_service_logging
 from ndtms.metrics import LagSampler
-from ndtms.pages.dashboard import Sampler, ops_routes
-from ndtms.pages.review.desk import DecisionDesk
-from ndtms.pages.review.http import Review, review_routes
-from ndtms.pages.review.reading import CandidateQueue, RecordIndex
 from ndtms.stream.claim import one_process_per_file
 from ndtms.web.serving import server_config
+from ndtms_apps.pages.dashboard import Sampler, ops_routes
+from ndtms_apps.pages.review.desk import DecisionDesk
+from ndtms_apps.pages.review.http import Review, review_routes
+from ndtms_apps.pages.review.reading import CandidateQueue, RecordIndex
 from ndtms_contract.topics import VALID
 from services.journey.continuity import ContinuityReports
 from services.journey.http import create_app

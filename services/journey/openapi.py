@@ -12,7 +12,7 @@ from typing import Any, cast
 from sqlalchemy import create_engine
 
 from ndtms.access import CredentialStore
-from ndtms.pages.review.http import review_routes
+from ndtms_apps.pages.review.http import review_routes
 from services.journey.http import create_app
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "journey-openapi.json"

@@ -28,12 +28,12 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ndtms.cli.platform_status import collect, end_offsets
 from ndtms.clocks import clock_from, set_clock_file, today_in_england
 from ndtms.databases import engine_for
-from ndtms.feeds.scenarios import final_accepted
-from ndtms.feeds.synthetic import Person
 from ndtms.localrun.services import PROJECT_ROOT, SERVICES, process_of, service_environment
+from ndtms_apps.cli.platform_status import collect, end_offsets
+from ndtms_apps.feeds.scenarios import final_accepted
+from ndtms_apps.feeds.synthetic import Person
 from ndtms_contract.episodes import EpisodeUpdate
 from ndtms_contract.pseudonyms import client_key
 from ndtms_contract.settings import PlatformSettings

@@ -18,8 +18,8 @@ import httpx
 import psutil
 import pytest
 
-from ndtms.feeds.synthetic import Person, community_episode, prison_release
 from ndtms.localrun.services import SERVICES, process_of
+from ndtms_apps.feeds.synthetic import Person, community_episode, prison_release
 from tests.e2e.pipeline import Ndtms, write_jsonl
 
 pytestmark = pytest.mark.broker

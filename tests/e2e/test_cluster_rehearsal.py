@@ -25,9 +25,9 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 from sqlalchemy.orm import Session
 
 from ndtms.databases import engine_for
-from ndtms.feeds.scenarios import continuity_feed, final_accepted
 from ndtms.localrun.postgres import LocalPostgres
 from ndtms.localrun.processes import ManagedProcess
+from ndtms_apps.feeds.scenarios import continuity_feed, final_accepted
 from ndtms_contract.episodes import EpisodeUpdate
 from ndtms_contract.periods import year_to
 from ndtms_contract.pseudonyms import client_key

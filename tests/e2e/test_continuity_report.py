@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ndtms.feeds.synthetic import community_episode, prison_release
+from ndtms_apps.feeds.synthetic import community_episode, prison_release
 from ndtms_contract.periods import Quarter
 from tests.e2e.pipeline import Ndtms, current_by_key, on_day, records_to_end, someone, write_jsonl
 

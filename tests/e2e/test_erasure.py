@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ndtms.erasing import await_receipts
-from ndtms.feeds.synthetic import Person, community_episode, prison_release
+from ndtms_apps.feeds.synthetic import Person, community_episode, prison_release
 from ndtms_contract.pseudonyms import client_key
 from services.journey.settings import JourneySettings
 from tests.e2e.pipeline import (

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ndtms.cli.indicator import TABLE
 from ndtms.continuity.indicator import COLUMNS
-from ndtms.feeds.synthetic import community_episode
+from ndtms_apps.cli.indicator import TABLE
+from ndtms_apps.feeds.synthetic import community_episode
 from tests.e2e.pipeline import NDTMS, Ndtms, someone, wait_for, write_jsonl
 from tests.unit.test_extracts import HEADER
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ndtms.feeds.scenarios import continuity_feed
-from ndtms.feeds.synthetic import community_episode, prison_release
+from ndtms_apps.feeds.scenarios import continuity_feed
+from ndtms_apps.feeds.synthetic import community_episode, prison_release
 from ndtms_contract.pseudonyms import client_key
 from services.journey.settings import JourneySettings
 from tests.e2e.pipeline import Ndtms, journey_documents, settle, someone, wait_for, write_jsonl

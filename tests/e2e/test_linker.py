@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ndtms.cli.platform_status import collect
 from ndtms.continuity.indicator import Grouping, indicator
-from ndtms.feeds.scenarios import continuity_feed, final_accepted
-from ndtms.feeds.synthetic import community_episode, prison_release
 from ndtms.localrun.kafka import LocalKafka
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.localrun.services import PROJECT_ROOT, SERVICES
+from ndtms_apps.cli.platform_status import collect
+from ndtms_apps.feeds.scenarios import continuity_feed, final_accepted
+from ndtms_apps.feeds.synthetic import community_episode, prison_release
 from ndtms_contract.findings import ValidationReport
 from ndtms_contract.links import TransferLink
 from services.validator.quality import current_reports

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ndtms.continuity.indicator import COLUMNS
-from ndtms.feeds.synthetic import community_episode, prison_release
+from ndtms_apps.feeds.synthetic import community_episode, prison_release
 from tests.e2e.pipeline import Ndtms, on_day, someone, wait_for, write_jsonl
 
 pytestmark = pytest.mark.broker

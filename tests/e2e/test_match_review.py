@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ndtms.feeds.synthetic import Person, community_episode, prison_release
+from ndtms_apps.feeds.synthetic import Person, community_episode, prison_release
 from ndtms_contract.topics import CONFIRMED, DECISIONS, MATCHING, VALID
 from tests.e2e.pipeline import (
     Ndtms,

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ndtms.feeds.synthetic import Person, recorded
 from ndtms.localrun.postgres import fresh_database
-from ndtms.pages.dashboard import parse, total
+from ndtms_apps.feeds.synthetic import Person, recorded
+from ndtms_apps.pages.dashboard import parse, total
 from tests.e2e.pipeline import Ndtms, settle, write_jsonl
 
 pytestmark = pytest.mark.broker

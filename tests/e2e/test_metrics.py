@@ -12,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ndtms.feeds.synthetic import community_episode, prison_release
+from ndtms_apps.feeds.synthetic import community_episode, prison_release
 from tests.e2e.pipeline import Ndtms, settle, someone, write_jsonl
 
 pytestmark = pytest.mark.broker

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ndtms.feeds.synthetic import community_episode, prison_release
+from ndtms_apps.feeds.synthetic import community_episode, prison_release
 from tests.e2e.pipeline import Ndtms, settle, someone, write_jsonl
 
 pytestmark = pytest.mark.broker

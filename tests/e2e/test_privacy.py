@@ -12,11 +12,11 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from ndtms.cli.reading import tail
-from ndtms.feeds.scenarios import continuity_feed
-from ndtms.feeds.synthetic import community_episode
 from ndtms.localrun.services import SERVICES
 from ndtms.localrun.topics import topic_config
+from ndtms_apps.cli.reading import tail
+from ndtms_apps.feeds.scenarios import continuity_feed
+from ndtms_apps.feeds.synthetic import community_episode
 from ndtms_contract.topics import (
     ATTRIBUTOR_STATE,
     CATALOGUE,

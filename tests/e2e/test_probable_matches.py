@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ndtms.feeds.synthetic import Person, community_episode, prison_release
+from ndtms_apps.feeds.synthetic import Person, community_episode, prison_release
 from tests.e2e.pipeline import (
     Ndtms,
     birth_dates_in,

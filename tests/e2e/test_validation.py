@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
-from ndtms.feeds.scenarios import continuity_feed
-from ndtms.feeds.synthetic import community_episode, prison_release
 from ndtms.localrun.services import SERVICES, process_of
 from ndtms.stream.service import instance_name
+from ndtms_apps.feeds.scenarios import continuity_feed
+from ndtms_apps.feeds.synthetic import community_episode, prison_release
 from ndtms_contract.topics import RAW
 from tests.e2e.pipeline import (
     Ndtms,

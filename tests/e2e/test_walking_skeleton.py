@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from ndtms.feeds.synthetic import community_episode, prison_release
+from ndtms_apps.feeds.synthetic import community_episode, prison_release
 from ndtms_contract.topics import RAW
 from tests.e2e.pipeline import Ndtms, records_of, someone, wait_for, write_jsonl
 

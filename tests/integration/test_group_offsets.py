@@ -7,8 +7,8 @@ import time
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ndtms.cli.platform_status import group_position
 from ndtms.metrics import offsets_reader
+from ndtms_apps.cli.platform_status import group_position
 from ndtms_contract.settings import PlatformSettings
 from ndtms_contract.topics import RAW
 

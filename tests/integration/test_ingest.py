@@ -21,8 +21,8 @@ from prometheus_client import REGISTRY
 
 from ndtms.access import CredentialStore
 from ndtms.audit import AuditTrail
-from ndtms.cli.platform_status import end_offsets
 from ndtms.erasing import ErasureLedger
+from ndtms_apps.cli.platform_status import end_offsets
 from ndtms_client import EpisodePublisher, PublishRejected
 from ndtms_client.raw_topic import RawTopicWriter
 from ndtms_contract.episodes import EpisodeUpdate

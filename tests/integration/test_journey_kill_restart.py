@@ -19,11 +19,11 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy.orm import Session
 
-from ndtms.cli.platform_status import end_offsets
 from ndtms.databases import engine_for
 from ndtms.localrun.postgres import fresh_database
 from ndtms.localrun.processes import ManagedProcess
 from ndtms.localrun.services import PROJECT_ROOT, service_environment
+from ndtms_apps.cli.platform_status import end_offsets
 from ndtms_contract.episodes import AcceptedEpisode
 from ndtms_contract.journeys import ClientJourneys
 from ndtms_contract.settings import PlatformSettings

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ndtms.access import CredentialStore
 from ndtms.databases import engine_for
-from ndtms.feeds.synthetic import treatment_histories
+from ndtms_apps.feeds.synthetic import treatment_histories
 from ndtms_contract.episodes import Setting
 from ndtms_contract.periods import Period
 from services.journey import measuring, store

@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from ndtms.cli.platform_status import end_offsets, group_lag
 from ndtms.localrun.services import service_environment
+from ndtms_apps.cli.platform_status import end_offsets, group_lag
 from ndtms_contract.episodes import EpisodeUpdate
 from ndtms_contract.settings import PlatformSettings
 from ndtms_contract.topics import RAW

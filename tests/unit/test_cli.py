@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from ndtms.cli import every_command_parser
-from ndtms.cli.catalogue import COMMANDS
-from ndtms.cli.dates import day
-from ndtms.cli.quality import closing_line
-from ndtms.cli.tables import render
-from ndtms.pages.rules_document import ERASED_SUMMARY
+from ndtms_apps.cli import every_command_parser
+from ndtms_apps.cli.catalogue import COMMANDS
+from ndtms_apps.cli.dates import day
+from ndtms_apps.cli.quality import closing_line
+from ndtms_apps.cli.tables import render
+from ndtms_apps.pages.rules_document import ERASED_SUMMARY
 
 # What a command that does not need them must not pay for at start-up (about 1 s between them).
 HEAVY = ("confluent_kafka", "pydantic_settings", "httpx", "fastapi", "sqlalchemy", "rich", "fastavro")
@@ -28,7 +28,7 @@ def loaded_for(argv: list[str]) -> list[str]:
     """The heavy modules imported by reading this command line (in a fresh interpreter)."""
     probe = (
         "import json, sys\n"
-        "from ndtms.cli import build_parser\n"
+        "from ndtms_apps.cli import build_parser\n"
         f"build_parser({argv!r})\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
     )
@@ -54,7 +54,7 @@ def test_the_catalogue_names_exactly_what_each_group_registers() -> None:
     for name, entry in COMMANDS.items():
         registered = argparse.ArgumentParser()
         group_sub = registered.add_subparsers()
-        importlib.import_module(f"ndtms.cli.{entry.group}").register(group_sub)
+        importlib.import_module(f"ndtms_apps.cli.{entry.group}").register(group_sub)
         assert name in group_sub.choices, f"{entry.group} does not register {name}"
 
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from ndtms.access import CredentialStore
-from ndtms.cli.reports import as_csv, as_text
+from ndtms_apps.cli.reports import as_csv, as_text
 from ndtms_contract.links import TransferLink
 from services.journey.continuity import ContinuityReportDocument, ContinuityReports
 from services.journey.http import create_app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from ndtms.pages.dashboard import Reading, Sampler, dashboard_page, parse, summary
+from ndtms_apps.pages.dashboard import Reading, Sampler, dashboard_page, parse, summary
 
 METRICS_T0 = """
 ndtms_records_consumed_total{service="validator",topic="ndtms.episodes.raw"} 100

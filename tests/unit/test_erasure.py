@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from ndtms.cli.command import CommandFailed
-from ndtms.cli.erasures import parse_attributors
 from ndtms.rules.cross_episode import PersonEpisodes, apply_accepted
 from ndtms.stream.erasures import LedgerEntry
 from ndtms.stream.state import Store, StoreSpec
+from ndtms_apps.cli.command import CommandFailed
+from ndtms_apps.cli.erasures import parse_attributors
 from ndtms_contract.erasures import CONFIRMING, ErasureOrigin, ErasureReceipt, ErasureRecorded, ErasureTally
 from ndtms_contract.findings import Severity
 from ndtms_contract.pseudonyms import client_key

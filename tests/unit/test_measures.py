@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ndtms.cli.measures import COLUMNS, table
+from ndtms_apps.cli.measures import COLUMNS, table
 from ndtms_contract.episodes import DischargeReason, Setting
 from ndtms_contract.periods import Period, year_to
 from services.journey.disclosure import controlled, published_json, row_json

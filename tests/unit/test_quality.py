@@ -6,7 +6,7 @@ from datetime import timedelta
 from itertools import permutations
 from pathlib import Path
 
-from ndtms.pages.rules_document import render
+from ndtms_apps.pages.rules_document import render
 from ndtms_contract.findings import Finding, Severity, ValidationReport
 from services.validator.quality import open_findings, surviving
 from tests.builders import NOW

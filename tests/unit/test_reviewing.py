@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ndtms.pages.review.desk import DecisionDesk, DecisionOutcome
-from ndtms.pages.review.rules import (
+from ndtms_apps.pages.review.desk import DecisionDesk, DecisionOutcome
+from ndtms_apps.pages.review.rules import (
     CandidateSuperseded,
     DecisionNotRecorded,
     NoSuchCandidate,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from ndtms.cli.status import status_tables
-from ndtms.cli.status_view import Trend, services_view, silent_providers, topic_rates
+from ndtms_apps.cli.status import status_tables
+from ndtms_apps.cli.status_view import Trend, services_view, silent_providers, topic_rates
 
 
 def reading(

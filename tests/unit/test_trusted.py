@@ -11,7 +11,7 @@ import fastavro
 import pytest
 from pydantic import BaseModel
 
-from ndtms.feeds.synthetic import community_episode, person, prison_release
+from ndtms_apps.feeds.synthetic import community_episode, person, prison_release
 from ndtms_contract.episodes import AcceptedEpisode, EpisodeUpdate, Sex
 from ndtms_contract.links import LinkStatus, TransferLink
 from ndtms_contract.topics import JOURNEYS, LINKS, VALID, TopicSpec

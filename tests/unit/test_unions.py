@@ -12,7 +12,7 @@ import fastavro
 import pytest
 from pydantic import BaseModel
 
-from ndtms.feeds.synthetic import community_episode, person, prison_release
+from ndtms_apps.feeds.synthetic import community_episode, person, prison_release
 from ndtms_contract.episodes import EpisodeUpdate
 from ndtms_contract.findings import Finding, Severity, ValidationReport
 from ndtms_contract.topics import ERRORS, JOURNEYS, LINKS, RAW, VALID, TopicSpec

@@ -3,7 +3,7 @@
 `list` reads `ndtms.links.candidates`; `show` puts the two records' attributors side by side,
 the only place that shows them, and records the view on the audit trail first; `confirm` and
 `reject` record the decision on the audit trail and on `ndtms.links.decisions`, then wait until
-the queue shows it. The journey API offers the same under `/v1/matches` (`ndtms.pages.review`).
+the queue shows it. The journey API offers the same under `/v1/matches` (`ndtms_apps.pages.review`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
-from ndtms.cli.erasures import operations_credential
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, audit_trail, operator_name, settings
+from ndtms_apps.cli.erasures import operations_credential
 
 if TYPE_CHECKING:
-    from ndtms.pages.review.reading import CandidateQueue
-    from ndtms.pages.review.rules import Compared
+    from ndtms_apps.pages.review.reading import CandidateQueue
+    from ndtms_apps.pages.review.rules import Compared
     from ndtms_contract.candidates import LinkCandidate
     from ndtms_contract.settings import PlatformSettings
 
@@ -32,7 +32,7 @@ LABELS = {
 
 
 def queue(platform: PlatformSettings) -> CandidateQueue:
-    from ndtms.pages.review.reading import CandidateQueue
+    from ndtms_apps.pages.review.reading import CandidateQueue
 
     candidates = CandidateQueue(platform)
     try:
@@ -46,7 +46,7 @@ def queue(platform: PlatformSettings) -> CandidateQueue:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from ndtms.clocks import clock_from, today_in_england
-    from ndtms.pages.review.rules import waiting
+    from ndtms_apps.pages.review.rules import waiting
     from ndtms_contract.candidates import Band
 
     platform = settings()
@@ -98,8 +98,8 @@ def printed(candidate: LinkCandidate, prison: str, community: str, lines: list[C
 
 def cmd_show(args: argparse.Namespace) -> int:
     from ndtms.audit import AuditUnavailable
-    from ndtms.pages.review.reading import held_episodes
-    from ndtms.pages.review.rules import RecordsGone, attributors_of, side_by_side, the_two_records
+    from ndtms_apps.pages.review.reading import held_episodes
+    from ndtms_apps.pages.review.rules import RecordsGone, attributors_of, side_by_side, the_two_records
     from ndtms_contract.audit import AuditAction
 
     platform = settings()
@@ -135,8 +135,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_decide(args: argparse.Namespace) -> int:
     from ndtms.audit import AuditUnavailable
     from ndtms.clocks import clock_from
-    from ndtms.pages.review.desk import DecisionDesk, DecisionOutcome
-    from ndtms.pages.review.rules import CandidateSuperseded, DecisionNotRecorded
+    from ndtms_apps.pages.review.desk import DecisionDesk, DecisionOutcome
+    from ndtms_apps.pages.review.rules import CandidateSuperseded, DecisionNotRecorded
     from ndtms_contract.candidates import MatchVerdict
 
     platform = settings()

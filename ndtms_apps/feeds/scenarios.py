@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from ndtms.feeds.synthetic import (
+from ndtms_apps.feeds.synthetic import (
     COMMUNITY,
     PRISONS,
     Person,

@@ -8,11 +8,11 @@ import textwrap
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, settings
-from ndtms.cli.dates import day
-from ndtms.cli.tables import WIDTH, render
 from ndtms.continuity.indicator import COLUMNS, Grouping, IndicatorRow, indicator, period_start
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, settings
+from ndtms_apps.cli.dates import day
+from ndtms_apps.cli.tables import WIDTH, render
 from ndtms_contract.topics import CANDIDATES
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def cmd_indicator(args: argparse.Namespace) -> int:
 
 def open_candidates(platform: PlatformSettings) -> dict[str, int]:
     """Open probable-match candidates per prison: work waiting for a person."""
-    from ndtms.cli.reading import records_to_end
+    from ndtms_apps.cli.reading import records_to_end
 
     latest: dict[str, Any] = {}
     for record in records_to_end(platform, CANDIDATES):

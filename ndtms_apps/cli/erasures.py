@@ -13,10 +13,11 @@ import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ndtms.access import Credential, credential_store
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
-from ndtms.cli.credentials import operator_key
+from ndtms.access import Credential
+from ndtms.credential_stores import credential_store
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, audit_trail, operator_name, settings
+from ndtms_apps.cli.credentials import operator_key
 
 if TYPE_CHECKING:
     from ndtms_contract.episodes import Sex

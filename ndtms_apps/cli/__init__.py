@@ -11,8 +11,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ndtms.cli.catalogue import COMMANDS
-from ndtms.cli.command import CommandFailed
+from ndtms_apps.cli.catalogue import COMMANDS
+from ndtms_apps.cli.command import CommandFailed
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for name, entry in COMMANDS.items():
         if entry.group in groups:
             if entry.group not in registered:
-                importlib.import_module(f"ndtms.cli.{entry.group}").register(sub)
+                importlib.import_module(f"ndtms_apps.cli.{entry.group}").register(sub)
                 registered.add(entry.group)
         else:
             sub.add_parser(name, help=entry.help)
@@ -39,7 +39,7 @@ def every_command_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ndtms", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for group in dict.fromkeys(entry.group for entry in COMMANDS.values()):
-        importlib.import_module(f"ndtms.cli.{group}").register(sub)
+        importlib.import_module(f"ndtms_apps.cli.{group}").register(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 """Every `ndtms` command: its name, the module of the group that runs it, and its one-line help.
 
 Kept apart from the groups, and importing nothing, so `ndtms --help` lists every command without
-loading any of them, and a command loads its own group alone (`ndtms.cli.main`).
+loading any of them, and a command loads its own group alone (`ndtms_apps.cli.main`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 
 class Command(NamedTuple):
-    group: str  # the module under ndtms.cli that registers and runs it
+    group: str  # the module under ndtms_apps.cli that registers and runs it
     help: str
 
 

@@ -18,9 +18,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, create_model
 
 from ndtms.audit import Audit, AuditUnavailable
-from ndtms.pages.review.desk import DecisionDesk, DecisionOutcome
-from ndtms.pages.review.reading import CandidateQueue, RecordIndex
-from ndtms.pages.review.rules import (
+from ndtms.web.problems import problem_responses
+from ndtms_apps.pages.review.desk import DecisionDesk, DecisionOutcome
+from ndtms_apps.pages.review.reading import CandidateQueue, RecordIndex
+from ndtms_apps.pages.review.rules import (
     CandidateSuperseded,
     DecisionNotRecorded,
     NoSuchCandidate,
@@ -31,7 +32,6 @@ from ndtms.pages.review.rules import (
     the_two_records,
     waiting,
 )
-from ndtms.web.problems import problem_responses
 from ndtms_contract.audit import AuditAction
 from ndtms_contract.candidates import Band, LinkCandidate, MatchVerdict
 from ndtms_contract.episodes import IDENTIFIER_PATTERN

@@ -9,8 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, settings
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, settings
 from ndtms_contract.topics import CATALOGUE, WITH_ATTRIBUTORS, resolve
 
 if TYPE_CHECKING:
@@ -65,10 +65,10 @@ def cmd_registry(args: argparse.Namespace) -> int:
 
 def bring_up(platform: PlatformSettings, warn: bool = True) -> None:
     """`warn=False` leaves the development-key warning to the caller, to say it once, last."""
-    from ndtms.cli.credentials import ensure_local_operator
     from ndtms.localrun.kafka import LocalCluster
     from ndtms.localrun.registry import LocalRegistry
     from ndtms.localrun.services import start_all
+    from ndtms_apps.cli.credentials import ensure_local_operator
 
     registry = LocalRegistry(platform) if platform.uses_local_registry else None
     registry_ran = registry is not None and registry.is_running()
@@ -211,9 +211,9 @@ def cmd_down(_args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ndtms.cli.publishing import publish_file
-    from ndtms.cli.reading import tail
-    from ndtms.feeds.synthetic import demo_feed
+    from ndtms_apps.cli.publishing import publish_file
+    from ndtms_apps.cli.reading import tail
+    from ndtms_apps.feeds.synthetic import demo_feed
 
     platform = settings()
     bring_up(platform, warn=False)

@@ -7,14 +7,14 @@ import json
 from datetime import date
 from typing import Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import settings
-from ndtms.cli.dates import day
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import settings
+from ndtms_apps.cli.dates import day
 from ndtms_contract.topics import AUDIT
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from ndtms.cli.reading import records_to_end
+    from ndtms_apps.cli.reading import records_to_end
 
     events = [
         record["value"]

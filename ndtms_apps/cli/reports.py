@@ -9,11 +9,11 @@ import json
 import textwrap
 from typing import Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import settings
-from ndtms.cli.dates import day
-from ndtms.cli.journeys import journey_api
-from ndtms.cli.tables import WIDTH, render
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import settings
+from ndtms_apps.cli.dates import day
+from ndtms_apps.cli.journeys import journey_api
+from ndtms_apps.cli.tables import WIDTH, render
 from ndtms_contract.periods import Quarter
 
 # Headed by the JSON's names, so a figure read on screen is found in --json by the same name.

@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 from ndtms.localrun.services import SERVICES, health_of, instances
 from ndtms.metrics import offsets_reader
 from ndtms.offsets import end_offset
-from ndtms.pages.dashboard import Series, grouped, parse, total
+from ndtms_apps.pages.dashboard import Series, grouped, parse, total
 from ndtms_contract.settings import PlatformSettings
 from ndtms_contract.topics import CATALOGUE
 

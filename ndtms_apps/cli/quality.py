@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import settings
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import settings
 from ndtms_contract.topics import ERRORS
 
 if TYPE_CHECKING:
@@ -18,14 +18,14 @@ SHOWN_PER_RULE = 10  # findings listed under each rule; --all lists every one
 
 
 def cmd_rules(_args: argparse.Namespace) -> int:
-    from ndtms.pages.rules_document import render
+    from ndtms_apps.pages.rules_document import render
 
     print(render(), end="")
     return 0
 
 
 def cmd_dq(args: argparse.Namespace) -> int:
-    from ndtms.cli.reading import records_to_end
+    from ndtms_apps.cli.reading import records_to_end
     from ndtms_contract.findings import ValidationReport
     from ndtms_contract.transcoding import AvroTranscoder, registry_client
     from services.validator.quality import open_findings, surviving
@@ -63,7 +63,7 @@ def closing_line(rules: set[str]) -> str:
 
 
 def print_provider(summary: ProviderSummary, shown: int | None) -> None:
-    from ndtms.pages.rules_document import descriptions
+    from ndtms_apps.pages.rules_document import descriptions
 
     explained = descriptions()
     print(f"{summary.provider_id}: {summary.errors} error(s), {summary.warnings} warning(s) open")

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, settings
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, settings
 from ndtms_contract.topics import CATALOGUE, TopicSpec, resolve
 
 
@@ -19,7 +19,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise CommandFailed(str(exc.args[0])) from exc
     if args.to_end:
-        from ndtms.cli.reading import records_to_end
+        from ndtms_apps.cli.reading import records_to_end
 
         printed = records_to_end(settings(), spec)
     else:
@@ -34,7 +34,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def following(spec: TopicSpec, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    from ndtms.cli.reading import tail
+    from ndtms_apps.cli.reading import tail
 
     if not args.from_beginning:
         # Without this a person sees nothing and cannot tell a quiet topic from a stuck command.

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ndtms.access import Credential, Credentials, UnknownCredential, credential_store
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
+from ndtms.access import Credential, Credentials, UnknownCredential
+from ndtms.credential_stores import credential_store
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, audit_trail, operator_name, settings
 
 if TYPE_CHECKING:
     from ndtms_contract.settings import PlatformSettings

@@ -24,8 +24,8 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from prometheus_client.parser import text_string_to_metric_families
 
-from ndtms.pages.rules_document import descriptions
 from ndtms.web.vendored import with_uplot
+from ndtms_apps.pages.rules_document import descriptions
 from services.linker.indicator_metrics import MEASURES
 
 Labels = frozenset[tuple[str, str]]

@@ -9,7 +9,7 @@ from confluent_kafka import Producer
 from ndtms.audit import Audit
 from ndtms.clocks import Clock
 from ndtms.delivery import NotDelivered, deliver
-from ndtms.pages.review.rules import CandidateSuperseded, DecisionNotRecorded, NoSuchCandidate
+from ndtms_apps.pages.review.rules import CandidateSuperseded, DecisionNotRecorded, NoSuchCandidate
 from ndtms_contract.audit import AuditAction
 from ndtms_contract.candidates import Decision, LinkCandidate, MatchDecision, MatchVerdict
 from ndtms_contract.settings import PlatformSettings

@@ -7,9 +7,9 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, settings
-from ndtms.cli.credentials import operator_key
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, settings
+from ndtms_apps.cli.credentials import operator_key
 
 if TYPE_CHECKING:
     from ndtms_contract.settings import PlatformSettings

@@ -12,8 +12,8 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, TopicPartition
 
-from ndtms.cli.command import CommandFailed
 from ndtms.whole_topic import TopicUnreadable, read_whole_topic, terminal_progress
+from ndtms_apps.cli.command import CommandFailed
 from ndtms_contract.settings import PlatformSettings
 from ndtms_contract.topics import TopicSpec
 from ndtms_contract.transcoding import AvroTranscoder, UndecodableRecord, registry_client, transcoder_for

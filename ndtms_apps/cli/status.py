@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import settings
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import settings
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -22,7 +22,7 @@ def status_tables(previous: dict[str, Any] | None, current: dict[str, Any], sile
     from rich.console import Group
     from rich.table import Table
 
-    from ndtms.cli.status_view import Trend, services_view, silent_providers, topic_rates
+    from ndtms_apps.cli.status_view import Trend, services_view, silent_providers, topic_rates
 
     seconds = current["at"] - previous["at"] if previous else 0.0
     services = Table(title="services", title_justify="left")
@@ -83,8 +83,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
 
-    from ndtms.cli.platform_status import collect
-    from ndtms.cli.status_view import silent_providers
+    from ndtms_apps.cli.platform_status import collect
+    from ndtms_apps.cli.status_view import silent_providers
 
     platform = settings()
     silent_hours = platform.silent_provider_hours

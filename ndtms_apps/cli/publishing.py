@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, audit_trail, operator_name, settings
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, audit_trail, operator_name, settings
 
 if TYPE_CHECKING:
     from ndtms_contract.episodes import EpisodeUpdate

@@ -8,11 +8,11 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from ndtms.cli.catalogue import command
-from ndtms.cli.command import CommandFailed, settings
-from ndtms.cli.dates import day
-from ndtms.cli.journeys import journey_api
-from ndtms.cli.tables import WIDTH, render
+from ndtms_apps.cli.catalogue import command
+from ndtms_apps.cli.command import CommandFailed, settings
+from ndtms_apps.cli.dates import day
+from ndtms_apps.cli.journeys import journey_api
+from ndtms_apps.cli.tables import WIDTH, render
 
 # The table's headers are the JSON's names, so that a figure read on screen is found in --json.
 COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
