@@ -6,7 +6,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -169,17 +171,35 @@ def start_all(settings: PlatformSettings, timeout: float = 180.0) -> None:
         instance.process(settings).start(
             [sys.executable, "-m", instance.spec.module], env=instance.environment(settings), cwd=PROJECT_ROOT
         )
-    deadline = time.monotonic() + timeout
-    for instance in every:
-        process = instance.process(settings)
-        while health_of(instance.url(settings), instance.spec) != "ready":
+    wait_until_ready(
+        {i.name: partial(health_of, i.url(settings), i.spec) for i in every},
+        {i.name: i.process(settings) for i in every},
+        timeout,
+    )
+
+
+def wait_until_ready(
+    health: Mapping[str, Callable[[], str | None]],
+    processes: Mapping[str, ManagedProcess],
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Return once one pass finds every instance ready at the same time. Each ready once is not
+    enough: a second instance joining its group moves partitions away from the first, which is
+    then restoring again (a rehearsal's `ndtms status` right after `ndtms up` saw it)."""
+    deadline = clock() + timeout
+    while True:
+        waiting = [name for name, asked in health.items() if asked() != "ready"]
+        if not waiting:
+            return
+        for name in waiting:
+            process = processes[name]
             if process.pid() is None:
-                raise ServiceFailed(
-                    f"{instance.name} exited while starting; its log ends:\n{process.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise ServiceFailed(f"{instance.name} not ready after {timeout:.0f}s; see {process.log_file}")
-            time.sleep(0.5)
+                raise ServiceFailed(f"{name} exited while starting; its log ends:\n{process.log_tail()}")
+            if clock() > deadline:
+                raise ServiceFailed(f"{name} not ready after {timeout:.0f}s; see {process.log_file}")
+        sleep(0.5)
 
 
 def stop_all(settings: PlatformSettings) -> list[str]:
