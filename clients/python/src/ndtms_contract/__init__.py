@@ -7,10 +7,6 @@ of truth of the bytes on the wire; the models mirror them and a unit test keeps 
 step. It imports nothing of the platform: the `ndtms-client` distribution ships it as it is.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    # Which distribution provides it: the client's is pinned to this contract (its version).
-    __version__ = version("ndtms-client")
-except PackageNotFoundError:
-    __version__ = "1.0.0"
+# The contract's version: the AsyncAPI document's `info.version` (a test keeps them equal), and
+# the `ndtms-client` distribution's, which reads it from here.
+__version__ = "1.0.0"
